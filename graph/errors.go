@@ -1,0 +1,82 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/storegraph/storegraph/storage"
+)
+
+// Error codes, in extensions.code of every error a client sees.
+const (
+	CodeBadUserInput = "BAD_USER_INPUT"
+	CodeNotFound     = "NOT_FOUND"
+	CodeConflict     = "CONFLICT"
+	CodeInternal     = "INTERNAL_SERVER_ERROR"
+)
+
+// ErrorPresenter is the one place where errors become what clients see. Storage's typed
+// errors get their code and message; gqlgen's own parse and validation errors keep theirs;
+// anything else is logged in full and reaches the client as "internal error", so that no
+// SQL, driver message or stack trace ever leaks.
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+
+		var (
+			invalid  *storage.ValidationError
+			notFound *storage.NotFoundError
+			conflict *storage.ConflictError
+		)
+		switch {
+		case errors.As(err, &invalid):
+			// splitValidationErrors has left one problem per error.
+			problem := invalid.Fields[0]
+			return withCode(gqlErr, problem.Message, CodeBadUserInput, "field", problem.Field)
+		case errors.As(err, &notFound):
+			return withCode(gqlErr, notFound.Error(), CodeNotFound)
+		case errors.As(err, &conflict):
+			return withCode(gqlErr, conflict.Message, CodeConflict)
+		case gqlErr.Err == nil && gqlErr.Extensions["code"] != nil:
+			return gqlErr // gqlgen's parse and validation errors
+		case gqlErr.Err == nil:
+			// gqlgen's own complaints about a request (a null for a non-null value, say)
+			// are the client's to fix.
+			return withCode(gqlErr, gqlErr.Message, CodeBadUserInput)
+		default:
+			log.ErrorContext(ctx, "resolver failed", "path", gqlErr.Path.String(), "error", err.Error())
+			return withCode(gqlErr, "internal error", CodeInternal)
+		}
+	}
+}
+
+func withCode(e *gqlerror.Error, message, code string, extra ...string) *gqlerror.Error {
+	ext := map[string]any{"code": code}
+	for i := 0; i+1 < len(extra); i += 2 {
+		ext[extra[i]] = extra[i+1]
+	}
+	return &gqlerror.Error{Message: message, Path: e.Path, Locations: e.Locations, Extensions: ext, Rule: e.Rule}
+}
+
+// splitValidationErrors is a field middleware that reports each problem of a validation error
+// as an error of its own, each naming its field, so that clients see all of them at once.
+func splitValidationErrors(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	var invalid *storage.ValidationError
+	if err == nil || !errors.As(err, &invalid) || len(invalid.Fields) < 2 {
+		return res, err
+	}
+	list := make(gqlerror.List, len(invalid.Fields))
+	for i, problem := range invalid.Fields {
+		list[i] = &gqlerror.Error{
+			Err:     &storage.ValidationError{Fields: []storage.FieldError{problem}},
+			Message: problem.Message,
+			Path:    graphql.GetPath(ctx),
+		}
+	}
+	return res, list
+}

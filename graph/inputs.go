@@ -1,0 +1,78 @@
+package graph
+
+import (
+	"strconv"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/storegraph/storegraph/graph/model"
+	"github.com/storegraph/storegraph/storage"
+)
+
+// parseID reads a GraphQL ID as a database id, reporting a malformed one under field.
+func parseID(field, id string) (int64, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, storage.Invalid(field, `Not a valid ID: expected a positive integer such as "7".`)
+	}
+	return n, nil
+}
+
+// formatID writes a database id as a GraphQL ID.
+func formatID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// optionalID parses an omittable ID; null and absent both mean "not given".
+func optionalID(field string, id graphql.Omittable[*string]) (*int64, error) {
+	s := id.Value()
+	if s == nil {
+		return nil, nil
+	}
+	n, err := parseID(field, *s)
+	return &n, err
+}
+
+// notNull reports an explicit null for an input field that may be omitted but not nulled.
+func notNull[T any](field string, v graphql.Omittable[*T]) error {
+	if v.IsSet() && v.Value() == nil {
+		return storage.Invalid(field, "Must not be null; omit the field to keep its value.")
+	}
+	return nil
+}
+
+func pageArgs(first *int, after *string, last *int, before *string) storage.PageArgs {
+	return storage.PageArgs{First: first, After: after, Last: last, Before: before}
+}
+
+func storeOrder(o *model.StoreOrder) storage.Order {
+	if o == nil {
+		return storage.Order{}
+	}
+	return storage.Order{Field: string(o.Field), Direction: storage.SortDirection(o.Direction)}
+}
+
+func itemOrder(o *model.ItemOrder) storage.Order {
+	if o == nil {
+		return storage.Order{}
+	}
+	return storage.Order{Field: string(o.Field), Direction: storage.SortDirection(o.Direction)}
+}
+
+func storeFilter(f *model.StoreFilter) storage.StoreFilter {
+	if f == nil {
+		return storage.StoreFilter{}
+	}
+	return storage.StoreFilter{NameContains: f.NameContains.Value()}
+}
+
+func itemFilter(f *model.ItemFilter) (storage.ItemFilter, error) {
+	if f == nil {
+		return storage.ItemFilter{}, nil
+	}
+	storeID, err := optionalID("storeId", f.StoreID)
+	return storage.ItemFilter{
+		StoreID:      storeID,
+		NameContains: f.NameContains.Value(),
+		MinPrice:     f.MinPrice.Value(),
+		MaxPrice:     f.MaxPrice.Value(),
+	}, err
+}

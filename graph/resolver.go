@@ -1,0 +1,18 @@
+// Package graph is the GraphQL side of storegraph: resolvers generated from schema.graphqls
+// by gqlgen, the translation of GraphQL arguments into storage calls, and errors.go, the one
+// place where storage errors become GraphQL errors.
+package graph
+
+//go:generate go tool gqlgen generate
+
+import (
+	"log/slog"
+
+	"github.com/storegraph/storegraph/storage"
+)
+
+// Resolver holds what the resolvers need: the database and a logger for internal errors.
+type Resolver struct {
+	DB  *storage.DB
+	Log *slog.Logger
+}

@@ -1,0 +1,220 @@
+// Command storegraph serves the store catalogue over GraphQL.
+//
+//	storegraph                     migrate, then serve on $PORT
+//	storegraph migrate up|down|status
+//
+// Configuration comes from the environment; see the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/storegraph/storegraph/graph"
+	"github.com/storegraph/storegraph/graph/playground"
+	"github.com/storegraph/storegraph/storage"
+)
+
+// config is everything the environment sets.
+type config struct {
+	port            string
+	databaseURL     string
+	introspection   bool
+	shutdownTimeout time.Duration
+	logLevel        slog.Level
+}
+
+func loadConfig() (config, error) {
+	c := config{
+		port:            envOr("PORT", "8080"),
+		databaseURL:     os.Getenv("DATABASE_URL"),
+		introspection:   true,
+		shutdownTimeout: 15 * time.Second,
+	}
+	if _, err := strconv.ParseUint(c.port, 10, 16); err != nil {
+		return c, fmt.Errorf("PORT=%q is not a port number", c.port)
+	}
+	if v := os.Getenv("GRAPHQL_INTROSPECTION"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("GRAPHQL_INTROSPECTION=%q is not true or false", v)
+		}
+		c.introspection = b
+	}
+	if v := os.Getenv("SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("SHUTDOWN_TIMEOUT=%q is not a positive duration such as 15s", v)
+		}
+		c.shutdownTimeout = d
+	}
+	if v := os.Getenv("LOG_LEVEL"); v != "" {
+		if err := c.logLevel.UnmarshalText([]byte(v)); err != nil {
+			return c, fmt.Errorf("LOG_LEVEL=%q is not debug, info, warn or error", v)
+		}
+	}
+	return c, nil
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "storegraph:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch {
+	case len(args) == 0:
+		return serve(ctx, cfg, log)
+	case args[0] == "migrate" && len(args) == 2:
+		return migrate(ctx, cfg, log, args[1])
+	default:
+		return errors.New("usage: storegraph [migrate up|down|status]")
+	}
+}
+
+func migrate(ctx context.Context, cfg config, log *slog.Logger, cmd string) error {
+	db, err := storage.Open(ctx, cfg.databaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	switch cmd {
+	case "up":
+		return db.Migrate(ctx)
+	case "down":
+		return db.Rollback(ctx)
+	case "status":
+		status, err := db.MigrationStatus(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range status {
+			state := "pending"
+			if m.Applied {
+				state = "applied"
+			}
+			fmt.Printf("%d  %-8s %s\n", m.Version, state, m.Name)
+		}
+		return nil
+	default:
+		return fmt.Errorf("unknown migrate command %q (want up, down or status)", cmd)
+	}
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	db, err := storage.Open(ctx, cfg.databaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", graph.NewHandler(db, log, graph.Options{
+		Introspection: cfg.introspection,
+		MaxBodyBytes:  1 << 20,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		pingCtx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.Ping(pingCtx); err != nil {
+			log.WarnContext(r.Context(), "database not ready", "error", err.Error())
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/", playground.New("/graphql"))
+
+	srv := &http.Server{
+		Addr:              ":" + cfg.port,
+		Handler:           accessLog(log, mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	listenErr := make(chan error, 1)
+	go func() { listenErr <- srv.ListenAndServe() }()
+	log.Info("serving", "addr", srv.Addr, "database", string(db.Dialect()), "introspection", cfg.introspection)
+
+	select {
+	case err := <-listenErr:
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// accessLog writes one line per request: method, path, GraphQL operation, status, duration.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		var info graph.RequestInfo
+		next.ServeHTTP(rec, r.WithContext(graph.WithRequestInfo(r.Context(), &info)))
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.String("operation", info.Operation),
+			slog.Int("status", rec.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

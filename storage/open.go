@@ -1,0 +1,165 @@
+// Package storage holds the catalogue's data: REL entities for stores and items, the queries
+// over them, the versioned schema migrations, and the mapping of database failures to the
+// sentinel errors in errors.go. It knows nothing of GraphQL.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-rel/postgres"
+	"github.com/go-rel/rel"
+	"github.com/go-rel/sqlite3"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+)
+
+// Dialect names the SQL database behind a DB.
+type Dialect string
+
+// The supported dialects.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DefaultDatabaseURL is used when DATABASE_URL is unset: a SQLite file in the working
+// directory, so the server runs with no setup.
+const DefaultDatabaseURL = "sqlite:data.db"
+
+// ErrUnsupportedURL is returned by Open for a DATABASE_URL it cannot serve.
+var ErrUnsupportedURL = errors.New("unsupported DATABASE_URL")
+
+func init() {
+	// REL stamps created_at/updated_at with rel.Now, which truncates to whole seconds by
+	// default; keep the microseconds both databases can store, in UTC.
+	rel.Now = func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+}
+
+// DB is the catalogue's store: a REL repository over Postgres or SQLite.
+type DB struct {
+	repo    rel.Repository
+	sql     *sql.DB
+	dialect Dialect
+}
+
+// Open connects to the database named by databaseURL ("" means DefaultDatabaseURL):
+// "sqlite:PATH", "sqlite::memory:", "postgres://…" or "postgresql://…". It does not migrate.
+func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error) {
+	if databaseURL == "" {
+		databaseURL = DefaultDatabaseURL
+	}
+	dialect, dsn, err := parseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+
+	var (
+		sqlDB   *sql.DB
+		adapter rel.Adapter
+	)
+	switch dialect {
+	case Postgres:
+		// postgres.Open would look for the lib/pq driver; open pgx ourselves.
+		if sqlDB, err = sql.Open("pgx", dsn); err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+		sqlDB.SetConnMaxLifetime(30 * time.Minute)
+		adapter = postgres.New(sqlDB)
+	case SQLite:
+		if sqlDB, err = sql.Open("sqlite3", dsn); err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		if strings.Contains(dsn, ":memory:") {
+			// Every connection to :memory: is a database of its own: keep exactly one, forever.
+			sqlDB.SetMaxOpenConns(1)
+			sqlDB.SetConnMaxLifetime(0)
+			sqlDB.SetConnMaxIdleTime(0)
+		} else {
+			sqlDB.SetMaxOpenConns(8)
+			sqlDB.SetMaxIdleConns(8)
+		}
+		adapter = sqlite3.New(sqlDB)
+	}
+
+	repo := rel.New(adapter)
+	repo.Instrumentation(queryLogger(log))
+	db := &DB{repo: repo, sql: sqlDB, dialect: dialect}
+
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.Ping(pingCtx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
+	}
+	return db, nil
+}
+
+// parseURL turns a DATABASE_URL into a dialect and a driver DSN.
+func parseURL(databaseURL string) (Dialect, string, error) {
+	switch {
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		if _, err := url.Parse(databaseURL); err != nil {
+			// url.Error quotes the whole URL, password included: say only what is wrong.
+			return "", "", fmt.Errorf("%w: malformed postgres URL", ErrUnsupportedURL)
+		}
+		return Postgres, databaseURL, nil
+	case strings.HasPrefix(databaseURL, "sqlite:"):
+		path := strings.TrimPrefix(databaseURL, "sqlite:")
+		if path == "" {
+			return "", "", fmt.Errorf("%w: sqlite: needs a file path or :memory:", ErrUnsupportedURL)
+		}
+		// Foreign keys are off by default in SQLite; WAL lets readers run beside the writer;
+		// the busy timeout makes writers queue instead of failing; immediate transactions
+		// take the write lock up front, so a read-then-write transaction cannot deadlock.
+		params := "_foreign_keys=on&_busy_timeout=5000&_txlock=immediate"
+		if path == ":memory:" {
+			return SQLite, "file::memory:?" + params, nil
+		}
+		return SQLite, "file:" + path + "?" + params + "&_journal_mode=WAL&_synchronous=NORMAL", nil
+	default:
+		scheme, _, found := strings.Cut(databaseURL, ":")
+		if !found {
+			scheme = "(none)"
+		}
+		return "", "", fmt.Errorf("%w: scheme %q (want postgres://, postgresql:// or sqlite:PATH)", ErrUnsupportedURL, scheme)
+	}
+}
+
+// Dialect reports which database this DB talks to.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.sql.PingContext(ctx)
+}
+
+// Close releases the connection pool.
+func (db *DB) Close() error {
+	return db.sql.Close()
+}
+
+// queryLogger replaces REL's default instrumentation, which prints every statement to
+// stdout, with debug-level structured logs.
+func queryLogger(log *slog.Logger) rel.Instrumenter {
+	return func(ctx context.Context, op string, message string, args ...any) func(err error) {
+		if !strings.HasPrefix(op, "adapter-") || !log.Enabled(ctx, slog.LevelDebug) {
+			return func(error) {}
+		}
+		start := time.Now()
+		return func(err error) {
+			attrs := []slog.Attr{slog.String("op", op), slog.String("sql", message), slog.Duration("duration", time.Since(start))}
+			if err != nil {
+				attrs = append(attrs, slog.String("error", err.Error()))
+			}
+			log.LogAttrs(ctx, slog.LevelDebug, "query", attrs...)
+		}
+	}
+}

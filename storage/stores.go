@@ -1,0 +1,144 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-rel/rel"
+)
+
+// Store is a shop in the catalogue.
+type Store struct {
+	ID        int64     `db:"id"`
+	Name      string    `db:"name"`
+	NameKey   string    `db:"name_key"`
+	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
+}
+
+// Table tells REL where stores live.
+func (Store) Table() string { return "stores" }
+
+func (s *Store) rowID() int64 { return s.ID }
+
+func (s *Store) sortValue(column string) any {
+	switch column {
+	case "name_key":
+		return s.NameKey
+	case "created_at":
+		return s.CreatedAt
+	}
+	return s.ID
+}
+
+func (s *Store) normalize() {
+	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+}
+
+// storeKeys are the orders a store listing accepts.
+var storeKeys = []sortKey{
+	{field: "ID", column: "id", kind: keyID},
+	{field: "NAME", column: "name_key", kind: keyString},
+	{field: "CREATED_AT", column: "created_at", kind: keyTime},
+}
+
+// StoreFilter narrows a store listing.
+type StoreFilter struct {
+	// NameContains matches names containing it, ignoring case.
+	NameContains *string
+}
+
+func (f StoreFilter) where() (conditions, error) {
+	var (
+		p problems
+		c conditions
+	)
+	c.nameContains(&p, "nameContains", f.NameContains)
+	return c, p.err()
+}
+
+// GetStore returns the store with the given id, or a *NotFoundError.
+func (db *DB) GetStore(ctx context.Context, id int64) (*Store, error) {
+	var s Store
+	if err := db.repo.Find(ctx, &s, rel.Eq("id", id)); err != nil {
+		if isNotFound(err) {
+			return nil, errStoreNotFound
+		}
+		return nil, fmt.Errorf("get store %d: %w", id, err)
+	}
+	s.normalize()
+	return &s, nil
+}
+
+// ListStores returns one page of stores.
+func (db *DB) ListStores(ctx context.Context, filter StoreFilter, order Order, page PageArgs) (Page[*Store], error) {
+	where, err := filter.where()
+	if err != nil {
+		return Page[*Store]{}, err
+	}
+	return list[Store](ctx, db, listing{table: "stores", keys: storeKeys, order: order, page: page, filter: where})
+}
+
+// CountStores counts the stores that match filter.
+func (db *DB) CountStores(ctx context.Context, filter StoreFilter) (int, error) {
+	where, err := filter.where()
+	if err != nil {
+		return 0, err
+	}
+	return db.countListing(ctx, "stores", where)
+}
+
+// CreateStore adds a store. Names are trimmed and unique regardless of case; the database's
+// unique index decides between concurrent creates.
+func (db *DB) CreateStore(ctx context.Context, name string) (*Store, error) {
+	var p problems
+	name = cleanName(&p, "name", name)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	s := Store{Name: name, NameKey: nameKey(name)}
+	if err := db.repo.Insert(ctx, &s); err != nil {
+		if isUniqueViolation(err) {
+			return nil, errStoreNameTaken
+		}
+		return nil, fmt.Errorf("create store: %w", err)
+	}
+	return &s, nil
+}
+
+// UpdateStore renames a store.
+func (db *DB) UpdateStore(ctx context.Context, id int64, name string) (*Store, error) {
+	var p problems
+	name = cleanName(&p, "name", name)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	s, err := db.GetStore(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.Name, s.NameKey = name, nameKey(name)
+	if err := db.repo.Update(ctx, s); err != nil {
+		switch {
+		case isUniqueViolation(err):
+			return nil, errStoreNameTaken
+		case isNotFound(err): // deleted since it was read
+			return nil, errStoreNotFound
+		}
+		return nil, fmt.Errorf("update store %d: %w", id, err)
+	}
+	return s, nil
+}
+
+// DeleteStore deletes a store; the database deletes its items with it (ON DELETE CASCADE).
+func (db *DB) DeleteStore(ctx context.Context, id int64) error {
+	n, err := db.repo.DeleteAny(ctx, rel.From("stores").Where(rel.Eq("id", id)))
+	if err != nil {
+		return fmt.Errorf("delete store %d: %w", id, err)
+	}
+	if n == 0 {
+		return errStoreNotFound
+	}
+	return nil
+}
