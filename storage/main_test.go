@@ -1,0 +1,68 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/storegraph/storegraph/storage"
+	"github.com/storegraph/storegraph/storage/storagetest"
+)
+
+// forEachBackend runs test once per real database, each on a fresh, migrated database.
+func forEachBackend(t *testing.T, test func(t *testing.T, db *storage.DB)) {
+	t.Helper()
+	for _, b := range storagetest.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			test(t, openMigrated(t, b.New(t)))
+		})
+	}
+}
+
+func openMigrated(t *testing.T, url string) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(context.Background(), url, discardLog)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return db
+}
+
+// fieldsOf returns the field names of a validation error, or fails the test.
+func fieldsOf(t *testing.T, err error) []string {
+	t.Helper()
+	var ve *storage.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error = %v, want a *storage.ValidationError", err)
+	}
+	var fields []string
+	for _, f := range ve.Fields {
+		fields = append(fields, f.Field)
+	}
+	return fields
+}
+
+func mustStore(t *testing.T, db *storage.DB, name string) *storage.Store {
+	t.Helper()
+	s, err := db.CreateStore(context.Background(), name)
+	if err != nil {
+		t.Fatalf("create store %q: %v", name, err)
+	}
+	return s
+}
+
+func mustItem(t *testing.T, db *storage.DB, storeID int64, name string, price float64) *storage.Item {
+	t.Helper()
+	it, err := db.CreateItem(context.Background(), storage.ItemInput{Name: name, Price: price, StoreID: storeID})
+	if err != nil {
+		t.Fatalf("create item %q: %v", name, err)
+	}
+	return it
+}
+
+func ptr[T any](v T) *T { return &v }
