@@ -152,11 +152,11 @@ func TestConcurrentCreateStoreWithOneNameHasOneWinner(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
 		const n = 20
 		var (
-			wg        sync.WaitGroup
-			errs      = make([]error, n)
-			start     = make(chan struct{})
-			ctx       = context.Background()
-			names     = []string{"Race", "race", "RACE", " Race "}
+			wg    sync.WaitGroup
+			errs  = make([]error, n)
+			start = make(chan struct{})
+			ctx   = context.Background()
+			names = []string{"Race", "race", "RACE", " Race "}
 		)
 		for i := range n {
 			wg.Go(func() {
