@@ -17,7 +17,11 @@ const (
 	CodeNotFound     = "NOT_FOUND"
 	CodeConflict     = "CONFLICT"
 	CodeInternal     = "INTERNAL_SERVER_ERROR"
+	// CodeIntrospectionDisabled refuses __schema and __type when GRAPHQL_INTROSPECTION=false.
+	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
 )
+
+var errIntrospectionDisabled = errors.New("Introspection is disabled on this server.")
 
 // ErrorPresenter is the one place where errors become what clients see. Storage's typed
 // errors get their code and message; gqlgen's own parse and validation errors keep theirs;
@@ -41,6 +45,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, notFound.Error(), CodeNotFound)
 		case errors.As(err, &conflict):
 			return withCode(gqlErr, conflict.Message, CodeConflict)
+		case errors.Is(err, errIntrospectionDisabled):
+			return withCode(gqlErr, errIntrospectionDisabled.Error(), CodeIntrospectionDisabled)
 		case gqlErr.Err == nil && gqlErr.Extensions["code"] != nil:
 			return gqlErr // gqlgen's parse and validation errors
 		case gqlErr.Err == nil:
@@ -79,4 +85,15 @@ func splitValidationErrors(ctx context.Context, next graphql.Resolver) (any, err
 		}
 	}
 	return res, list
+}
+
+// refuseIntrospection is a field middleware, installed when introspection is off, that
+// answers __schema and __type with a clear error instead of gqlgen's uncoded one.
+// __typename stays available: clients such as Apollo add it to every selection.
+func refuseIntrospection(ctx context.Context, next graphql.Resolver) (any, error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Query" &&
+		(fc.Field.Name == "__schema" || fc.Field.Name == "__type") {
+		return nil, errIntrospectionDisabled
+	}
+	return next(ctx)
 }

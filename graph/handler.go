@@ -34,6 +34,8 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.AroundFields(refuseIntrospection)
 	}
 	srv.SetErrorPresenter(ErrorPresenter(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
