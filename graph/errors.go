@@ -19,6 +19,10 @@ const (
 	CodeInternal     = "INTERNAL_SERVER_ERROR"
 	// CodeIntrospectionDisabled refuses __schema and __type when GRAPHQL_INTROSPECTION=false.
 	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
+	// CodeMethodNotAllowed refuses a mutation sent with GET, and methods other than GET/POST.
+	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	// CodeUnsupportedMediaType refuses a POST body that is not application/json.
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 )
 
 var errIntrospectionDisabled = errors.New("Introspection is disabled on this server.")

@@ -2,9 +2,12 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -13,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/storegraph/storegraph/storage"
 )
@@ -46,10 +50,50 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 	srv.AroundOperations(recordOperation)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if opts.MaxBodyBytes > 0 {
-			r.Body = http.MaxBytesReader(w, r.Body, opts.MaxBodyBytes)
+		// gqlgen answers requests no transport takes with an uncoded "transport not
+		// supported"; refuse them here with the status and code that say what to change.
+		switch r.Method {
+		case http.MethodGet:
+			if isMutation(r.URL.Query()) {
+				// GET must stay safe to repeat and cache (GraphQL over HTTP).
+				w.Header().Set("Allow", http.MethodPost)
+				writeError(w, http.StatusMethodNotAllowed, "Mutations must be sent with POST.", CodeMethodNotAllowed)
+				return
+			}
+		case http.MethodPost:
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+				writeError(w, http.StatusUnsupportedMediaType, "Send GraphQL requests as Content-Type: application/json.", CodeUnsupportedMediaType)
+				return
+			}
+			if opts.MaxBodyBytes > 0 {
+				r.Body = http.MaxBytesReader(w, r.Body, opts.MaxBodyBytes)
+			}
+		case http.MethodOptions:
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			writeError(w, http.StatusMethodNotAllowed, "Use GET for queries or POST.", CodeMethodNotAllowed)
+			return
 		}
 		srv.ServeHTTP(w, r)
+	})
+}
+
+// isMutation reports whether a GET request asks for a mutation (or subscription). A query
+// that does not parse is left to gqlgen, which reports the syntax error.
+func isMutation(params url.Values) bool {
+	doc, err := parser.ParseQuery(&ast.Source{Input: params.Get("query")})
+	if err != nil {
+		return false
+	}
+	op := doc.Operations.ForName(params.Get("operationName"))
+	return op != nil && op.Operation != ast.Query
+}
+
+func writeError(w http.ResponseWriter, status int, message, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": message, "extensions": map[string]string{"code": code}}},
 	})
 }
 
