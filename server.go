@@ -200,6 +200,7 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.String("operation", info.Operation),
+			slog.Int64("statements", info.Statements),
 			slog.Int("status", rec.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		)

@@ -74,7 +74,12 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, "Use GET for queries or POST.", CodeMethodNotAllowed)
 			return
 		}
-		srv.ServeHTTP(w, r)
+		ctx, statements := storage.WithStatementCounter(r.Context())
+		ctx = withLoaders(ctx, newLoaders(db))
+		srv.ServeHTTP(w, r.WithContext(ctx))
+		if info, ok := ctx.Value(requestInfoKey{}).(*RequestInfo); ok {
+			info.Statements = statements.Count()
+		}
 	})
 }
 
@@ -100,7 +105,8 @@ func writeError(w http.ResponseWriter, status int, message, code string) {
 // RequestInfo carries what the GraphQL layer learns about a request out to the HTTP access
 // log, which is written after gqlgen has finished with the request.
 type RequestInfo struct {
-	Operation string
+	Operation  string
+	Statements int64 // SQL statements the request ran
 }
 
 type requestInfoKey struct{}

@@ -15,11 +15,14 @@ import (
 
 // Store is the resolver for the store field.
 func (r *itemResolver) Store(ctx context.Context, obj *storage.Item) (*storage.Store, error) {
-	return r.DB.GetStore(ctx, obj.StoreID)
+	return loadersFor(ctx, r.DB).store(ctx, obj)
 }
 
 // TotalCount is the resolver for the totalCount field.
 func (r *itemConnectionResolver) TotalCount(ctx context.Context, obj *model.ItemConnection) (int, error) {
+	if obj.Filter.StoreID != nil {
+		return loadersFor(ctx, r.DB).itemCount(ctx, *obj.Filter.StoreID, obj.Filter)
+	}
 	return r.DB.CountItems(ctx, obj.Filter)
 }
 
@@ -104,6 +107,7 @@ func (r *queryResolver) Stores(ctx context.Context, first *int, after *string, l
 	if err != nil {
 		return nil, err
 	}
+	loadersFor(ctx, r.DB).addStorePage(page.Rows)
 	return &model.StoreConnection{Page: page, Filter: f}, nil
 }
 
@@ -126,7 +130,12 @@ func (r *queryResolver) Items(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	return r.listItems(ctx, f, orderBy, pageArgs(first, after, last, before))
+	page, err := r.DB.ListItems(ctx, f, itemOrder(orderBy), pageArgs(first, after, last, before))
+	if err != nil {
+		return nil, err
+	}
+	loadersFor(ctx, r.DB).addItemPage(page.Rows)
+	return &model.ItemConnection{Page: page, Filter: f}, nil
 }
 
 // Items is the resolver for the items field.
@@ -141,7 +150,13 @@ func (r *storeResolver) Items(ctx context.Context, obj *storage.Store, first *in
 		obj = &storage.Store{}
 	}
 	f.StoreID = &obj.ID
-	return r.listItems(ctx, f, orderBy, pageArgs(first, after, last, before))
+	l := loadersFor(ctx, r.DB)
+	page, err := l.items(ctx, obj.ID, f, itemOrder(orderBy), pageArgs(first, after, last, before))
+	if err != nil {
+		return nil, err
+	}
+	l.addItemPage(page.Rows)
+	return &model.ItemConnection{Page: page, Filter: f}, nil
 }
 
 // TotalCount is the resolver for the totalCount field.

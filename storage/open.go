@@ -90,7 +90,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 	}
 
 	repo := rel.New(adapter)
-	repo.Instrumentation(queryLogger(log))
+	repo.Instrumentation(instrumentation(log))
 	db := &DB{repo: repo, sql: sqlDB, dialect: dialect}
 
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -146,11 +146,15 @@ func (db *DB) Close() error {
 	return db.sql.Close()
 }
 
-// queryLogger replaces REL's default instrumentation, which prints every statement to
-// stdout, with debug-level structured logs.
-func queryLogger(log *slog.Logger) rel.Instrumenter {
+// instrumentation replaces REL's default, which prints every statement to stdout: it counts
+// statements for the context's StatementCounter and logs them at debug level.
+func instrumentation(log *slog.Logger) rel.Instrumenter {
 	return func(ctx context.Context, op string, message string, args ...any) func(err error) {
-		if !strings.HasPrefix(op, "adapter-") || !log.Enabled(ctx, slog.LevelDebug) {
+		if op != "adapter-query" && op != "adapter-exec" {
+			return func(error) {}
+		}
+		countStatement(ctx)
+		if !log.Enabled(ctx, slog.LevelDebug) {
 			return func(error) {}
 		}
 		start := time.Now()

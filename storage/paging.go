@@ -160,33 +160,85 @@ func list[T any, PT interface {
 
 	st := db.statement().write("SELECT * FROM ", l.table, " WHERE 1=1")
 	l.filter.write(st)
+	sk.writeBounds(st)
+	st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1))
+
+	var rows []T
+	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
+		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
+	}
+	page, overflow := buildPage[T, PT](rows, sk)
+
+	// The far side of the cursor the client came from is checked only when there is one:
+	// a forward page from the start has nothing before it.
+	var beyond bool
+	if c, reverse := sk.farSide(); c != nil {
+		st := db.statement().write("SELECT count(*) AS n FROM (SELECT 1 FROM ", l.table, " WHERE 1=1")
+		l.filter.write(st)
+		st.write(" AND ", sk.compare(st, c, reverse, true), " LIMIT 1) AS e")
+		n, err := db.count(ctx, st.sql.String(), st.args...)
+		if err != nil {
+			return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
+		}
+		beyond = n > 0
+	}
+	sk.setNeighbours(&page.HasNextPage, &page.HasPreviousPage, overflow, beyond)
+	return page, nil
+}
+
+// writeBounds writes the conditions that keep rows strictly between the cursors.
+func (sk seek) writeBounds(st *statement) {
 	if sk.after != nil {
 		st.write(" AND ", sk.compare(st, sk.after, sk.desc, false))
 	}
 	if sk.before != nil {
 		st.write(" AND ", sk.compare(st, sk.before, !sk.desc, false))
 	}
+}
+
+// orderBy is the ORDER BY clause in scan order: backward pages are read from the end and
+// reversed afterwards. qualifier prefixes the columns.
+func (sk seek) orderBy(qualifier string) string {
 	dir := " ASC"
 	if sk.desc != sk.backward {
 		dir = " DESC"
 	}
 	if sk.key.kind == keyID {
-		st.write(" ORDER BY id", dir)
-	} else {
-		st.write(" ORDER BY ", sk.key.column, dir, ", id", dir)
+		return " ORDER BY " + qualifier + "id" + dir
 	}
-	st.write(" LIMIT ", strconv.Itoa(sk.limit+1))
+	return " ORDER BY " + qualifier + sk.key.column + dir + ", " + qualifier + "id" + dir
+}
 
-	var rows []T
-	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
-		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
+// farSide is the cursor the client paged away from, if any, and the direction in which rows
+// lie beyond it (at it or before an after cursor; at it or after a before cursor).
+func (sk seek) farSide() (c *cursor, reverse bool) {
+	if sk.backward {
+		return sk.before, sk.desc
 	}
+	return sk.after, !sk.desc
+}
+
+// setNeighbours fills in hasNextPage and hasPreviousPage: overflow says the scan found more
+// rows than the page holds; beyond says rows lie on the far side of the client's cursor.
+func (sk seek) setNeighbours(next, prev *bool, overflow, beyond bool) {
+	if sk.backward {
+		*prev, *next = overflow, beyond
+	} else {
+		*next, *prev = overflow, beyond
+	}
+}
+
+// buildPage turns the scanned rows (at most limit+1, in scan order) into a page in client
+// order with cursors, and reports whether the scan overflowed the page.
+func buildPage[T any, PT interface {
+	*T
+	row
+}](rows []T, sk seek) (Page[PT], bool) {
 	overflow := len(rows) > sk.limit
 	rows = rows[:min(len(rows), sk.limit)]
 	if sk.backward {
 		slices.Reverse(rows)
 	}
-
 	page := Page[PT]{Rows: make([]PT, len(rows)), Cursors: make([]string, len(rows))}
 	for i := range rows {
 		r := PT(&rows[i])
@@ -194,34 +246,7 @@ func list[T any, PT interface {
 		page.Rows[i] = r
 		page.Cursors[i] = encodeCursor(sk.key, r)
 	}
-
-	// The far side of the cursor the client came from is checked only when there is one:
-	// a forward page from the start has nothing before it.
-	if sk.backward {
-		page.HasPreviousPage = overflow
-		if sk.before != nil {
-			page.HasNextPage, err = db.exists(ctx, l, sk.compare, sk.before, sk.desc)
-		}
-	} else {
-		page.HasNextPage = overflow
-		if sk.after != nil {
-			page.HasPreviousPage, err = db.exists(ctx, l, sk.compare, sk.after, !sk.desc)
-		}
-	}
-	if err != nil {
-		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
-	}
-	return page, nil
-}
-
-// exists reports whether any row of the listing lies at c or beyond it: towards larger keys,
-// or smaller ones when reverse is true.
-func (db *DB) exists(ctx context.Context, l listing, compare func(*statement, *cursor, bool, bool) string, c *cursor, reverse bool) (bool, error) {
-	st := db.statement().write("SELECT count(*) AS n FROM (SELECT 1 FROM ", l.table, " WHERE 1=1")
-	l.filter.write(st)
-	st.write(" AND ", compare(st, c, reverse, true), " LIMIT 1) AS e")
-	n, err := db.count(ctx, st.sql.String(), st.args...)
-	return n > 0, err
+	return page, overflow
 }
 
 // compare writes the condition "row sorts after c" (or before it, when reverse is true,

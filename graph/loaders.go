@@ -1,0 +1,239 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/storegraph/storegraph/storage"
+)
+
+// loaders batch the nested reads of one request (gqlgen's dataloader pattern, with
+// vikstrous/dataloadgen). Each loader caches by key for the request.
+//
+// Waiting for a batch to fill costs latency on every nested level and splits batches when
+// the machine is busy, so lists go further: a page of stores or items registers its rows as
+// a sibling group, and the first nested field of a group loads it for every sibling in one
+// statement and primes the loader, where the other siblings find their value. The loaders'
+// own timed batching then serves only lone parents (store(id) { items }, say).
+type loaders struct {
+	db     *storage.DB
+	stores *dataloadgen.Loader[int64, *storage.Store]
+
+	mu          sync.Mutex
+	storeGroups map[int64]*group // store id -> the store page it was listed in
+	itemGroups  map[int64]*group // item id -> the item page it was listed in
+	known       map[int64]bool   // store ids primed into stores
+	itemPages   map[string]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]
+	itemCounts  map[string]*dataloadgen.Loader[int64, int]
+	done        map[groupKey]*groupLoad
+}
+
+// group is the ids of the stores one page holds (or whose items it holds).
+type group struct{ storeIDs []int64 }
+
+// groupKey names one batched load of a group: which field, with which arguments.
+type groupKey struct {
+	field string
+	args  string
+	g     *group
+}
+
+type groupLoad struct {
+	once sync.Once
+	err  error
+}
+
+// batchWait is how long a lone parent's load waits for company.
+const batchWait = time.Millisecond
+
+func newLoaders(db *storage.DB) *loaders {
+	return &loaders{
+		db:          db,
+		stores:      dataloadgen.NewMappedLoader(db.GetStores, dataloadgen.WithWait(batchWait)),
+		storeGroups: map[int64]*group{},
+		itemGroups:  map[int64]*group{},
+		known:       map[int64]bool{},
+		itemPages:   map[string]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]{},
+		itemCounts:  map[string]*dataloadgen.Loader[int64, int]{},
+		done:        map[groupKey]*groupLoad{},
+	}
+}
+
+type loadersKey struct{}
+
+func withLoaders(ctx context.Context, l *loaders) context.Context {
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+// loadersFor returns the request's loaders; outside a request (tests calling resolvers
+// directly) a fresh set that batches nothing across calls.
+func loadersFor(ctx context.Context, db *storage.DB) *loaders {
+	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+		return l
+	}
+	return newLoaders(db)
+}
+
+// addStorePage registers a page of stores as siblings and primes the store loader.
+func (l *loaders) addStorePage(stores []*storage.Store) {
+	g := &group{storeIDs: make([]int64, len(stores))}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, s := range stores {
+		g.storeIDs[i] = s.ID
+		l.storeGroups[s.ID] = g
+		l.known[s.ID] = true
+		l.stores.Prime(s.ID, s)
+	}
+}
+
+// addItemPage registers a page of items as siblings for loading their stores.
+func (l *loaders) addItemPage(items []*storage.Item) {
+	g := &group{}
+	seen := map[int64]bool{}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, it := range items {
+		if !seen[it.StoreID] {
+			seen[it.StoreID] = true
+			g.storeIDs = append(g.storeIDs, it.StoreID)
+		}
+		l.itemGroups[it.ID] = g
+	}
+}
+
+// loadGroup runs load once for the group and key, however many siblings ask; siblings that
+// ask while it runs wait for it and share its error.
+func (l *loaders) loadGroup(k groupKey, load func() error) error {
+	l.mu.Lock()
+	gl, ok := l.done[k]
+	if !ok {
+		gl = &groupLoad{}
+		l.done[k] = gl
+	}
+	l.mu.Unlock()
+	gl.once.Do(func() { gl.err = load() })
+	return gl.err
+}
+
+// store returns an item's store.
+func (l *loaders) store(ctx context.Context, it *storage.Item) (*storage.Store, error) {
+	l.mu.Lock()
+	g := l.itemGroups[it.ID]
+	l.mu.Unlock()
+	if g != nil {
+		err := l.loadGroup(groupKey{field: "Item.store", g: g}, func() error {
+			l.mu.Lock()
+			var missing []int64
+			for _, id := range g.storeIDs {
+				if !l.known[id] {
+					missing = append(missing, id)
+				}
+			}
+			l.mu.Unlock()
+			if len(missing) == 0 {
+				return nil
+			}
+			stores, err := l.db.GetStores(ctx, missing)
+			if err != nil {
+				return err
+			}
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			for id, s := range stores {
+				l.known[id] = true
+				l.stores.Prime(id, s)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	s, err := l.stores.Load(ctx, it.StoreID)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		// The store was deleted between reading the item and reading its store.
+		return nil, &storage.NotFoundError{Resource: "Store"}
+	}
+	return s, err
+}
+
+// items returns one store's page of items.
+func (l *loaders) items(ctx context.Context, storeID int64, f storage.ItemFilter, o storage.Order, p storage.PageArgs) (storage.Page[*storage.Item], error) {
+	args := fmt.Sprintf("%s|%s", filterKey(f), pageKey(o, p))
+	l.mu.Lock()
+	loader, ok := l.itemPages[args]
+	if !ok {
+		loader = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]storage.Page[*storage.Item], error) {
+			return l.db.ListItemsByStore(ctx, ids, f, o, p)
+		}, dataloadgen.WithWait(batchWait))
+		l.itemPages[args] = loader
+	}
+	g := l.storeGroups[storeID]
+	l.mu.Unlock()
+
+	if g != nil {
+		err := l.loadGroup(groupKey{field: "Store.items", args: args, g: g}, func() error {
+			pages, err := l.db.ListItemsByStore(ctx, g.storeIDs, f, o, p)
+			for id, page := range pages {
+				loader.Prime(id, page)
+			}
+			return err
+		})
+		if err != nil {
+			return storage.Page[*storage.Item]{}, err
+		}
+	}
+	return loader.Load(ctx, storeID)
+}
+
+// itemCount counts one store's items that match f.
+func (l *loaders) itemCount(ctx context.Context, storeID int64, f storage.ItemFilter) (int, error) {
+	args := filterKey(f)
+	l.mu.Lock()
+	loader, ok := l.itemCounts[args]
+	if !ok {
+		loader = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]int, error) {
+			return l.db.CountItemsByStore(ctx, ids, f)
+		}, dataloadgen.WithWait(batchWait))
+		l.itemCounts[args] = loader
+	}
+	g := l.storeGroups[storeID]
+	l.mu.Unlock()
+
+	if g != nil {
+		err := l.loadGroup(groupKey{field: "ItemConnection.totalCount", args: args, g: g}, func() error {
+			counts, err := l.db.CountItemsByStore(ctx, g.storeIDs, f)
+			for id, n := range counts {
+				loader.Prime(id, n)
+			}
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return loader.Load(ctx, storeID)
+}
+
+// filterKey and pageKey spell arguments out as loader keys; the store id is left out,
+// since it is the key within the loader.
+func filterKey(f storage.ItemFilter) string {
+	return fmt.Sprintf("%s|%s|%s", deref(f.NameContains), deref(f.MinPrice), deref(f.MaxPrice))
+}
+
+func pageKey(o storage.Order, p storage.PageArgs) string {
+	return fmt.Sprintf("%s %s|%s|%s|%s|%s", o.Field, o.Direction, deref(p.First), deref(p.After), deref(p.Last), deref(p.Before))
+}
+
+func deref[T any](v *T) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%q", fmt.Sprint(*v))
+}

@@ -1,0 +1,158 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/storegraph/storegraph/storage"
+	"github.com/storegraph/storegraph/storage/storagetest"
+)
+
+// catalogue is a database with 50 stores of 10 items each and one store without items.
+type catalogue struct {
+	handler http.Handler
+	stores  []*storage.Store
+	empty   *storage.Store
+}
+
+func newCatalogue(t *testing.T, url string) *catalogue {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := storage.Open(ctx, url, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := &catalogue{handler: NewHandler(db, log, Options{})}
+	for i := range 50 {
+		s, err := db.CreateStore(ctx, fmt.Sprintf("Store %02d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.stores = append(c.stores, s)
+		for j := range 10 {
+			if _, err := db.CreateItem(ctx, storage.ItemInput{Name: fmt.Sprintf("Item %d-%d", i, j), Price: float64(j), StoreID: s.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if c.empty, err = db.CreateStore(ctx, "Empty"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// query runs a GraphQL query and returns its data and the number of SQL statements it ran.
+func (c *catalogue) query(t *testing.T, query string) (map[string]any, int64) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	var info RequestInfo
+	req = req.WithContext(WithRequestInfo(req.Context(), &info))
+	rec := httptest.NewRecorder()
+	c.handler.ServeHTTP(rec, req)
+
+	var resp struct {
+		Data   map[string]any
+		Errors []any
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || len(resp.Errors) > 0 {
+		t.Fatalf("query failed: %s", rec.Body)
+	}
+	return resp.Data, info.Statements
+}
+
+func TestNestedQueriesRunAFixedNumberOfStatements(t *testing.T) {
+	for _, b := range storagetest.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			c := newCatalogue(t, b.New(t))
+			tests := []struct {
+				name  string
+				query string
+				want  int64
+			}{
+				{"stores, their items, and the items' stores",
+					`{ stores(first: 50) { nodes { items(first: 10) { nodes { store { name } } } } } }`, 2},
+				{"with totalCount at both levels",
+					`{ stores(first: 50) { totalCount nodes { items(first: 10) { totalCount nodes { store { name } } } } } }`, 4},
+				{"with a cursor inside every store",
+					`{ stores(first: 50) { nodes { items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { pageInfo { hasPreviousPage } nodes { name } } } } }`, 3},
+				{"two sorts of items under the same stores",
+					`{ stores(first: 50) { nodes { cheap: items(first: 2, orderBy: {field: PRICE}) { nodes { price } } dear: items(first: 2, orderBy: {field: PRICE, direction: DESC}) { nodes { price } } } } }`, 3},
+				{"items with their stores",
+					`{ items(first: 100) { nodes { name store { name } } } }`, 2},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					if _, got := c.query(t, tt.query); got != tt.want {
+						t.Fatalf("%d statements, want %d", got, tt.want)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestBatchedResultsLineUpWithTheirParents(t *testing.T) {
+	for _, b := range storagetest.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			c := newCatalogue(t, b.New(t))
+			data, _ := c.query(t, `{ stores(first: 51, filter: {nameContains: ""}) { nodes { id name
+				items(first: 2, orderBy: {field: PRICE, direction: DESC}) { totalCount nodes { name price store { id } } } } } }`)
+
+			nodes := data["stores"].(map[string]any)["nodes"].([]any)
+			if len(nodes) != 51 {
+				t.Fatalf("%d stores, want 51", len(nodes))
+			}
+			for i, n := range nodes {
+				store := n.(map[string]any)
+				items := store["items"].(map[string]any)
+				got := fmt.Sprint(items["totalCount"], items["nodes"])
+				want := fmt.Sprintf("10 [map[name:Item %d-9 price:9 store:map[id:%s]] map[name:Item %d-8 price:8 store:map[id:%s]]]", i, store["id"], i, store["id"])
+				if i == 50 {
+					want = "0 []" // the store without items gets an empty page, not an error
+				}
+				if got != want {
+					t.Fatalf("store %s: %s, want %s", store["name"], got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestLoneParentsAreBatchedAndLinedUp(t *testing.T) {
+	for _, b := range storagetest.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			c := newCatalogue(t, b.New(t))
+			var q strings.Builder
+			q.WriteString("{")
+			for i, s := range c.stores[:5] {
+				fmt.Fprintf(&q, ` s%d: store(id: "%d") { name items(first: 1, orderBy: {field: PRICE, direction: DESC}) { totalCount nodes { name } } }`, i, s.ID)
+			}
+			q.WriteString("}")
+			data, _ := c.query(t, q.String())
+			for i := range 5 {
+				got := fmt.Sprint(data[fmt.Sprintf("s%d", i)])
+				want := fmt.Sprintf("map[items:map[nodes:[map[name:Item %d-9]] totalCount:10] name:Store %02d]", i, i)
+				if got != want {
+					t.Fatalf("s%d = %s, want %s", i, got, want)
+				}
+			}
+		})
+	}
+}

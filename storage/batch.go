@@ -1,0 +1,147 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The batch reads below serve one GraphQL request's nested fields for many parents in one
+// statement each, whatever the number of parents.
+
+// inSet writes "column is one of ids" so that the statement text does not depend on the
+// number of ids: Postgres binds an array, SQLite a JSON array. Both keep one prepared
+// statement for every batch size, where a growing IN (…) list would not.
+func (st *statement) inSet(column string, ids []int64) string {
+	if st.dialect == Postgres {
+		return column + " = ANY(" + st.arg(ids) + ")"
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	b.WriteByte(']')
+	return column + " IN (SELECT value FROM json_each(" + st.arg(b.String()) + "))"
+}
+
+// GetStores returns the stores with the given ids, by id; ids with no store are absent.
+func (db *DB) GetStores(ctx context.Context, ids []int64) (map[int64]*Store, error) {
+	st := db.statement()
+	st.write("SELECT * FROM stores WHERE ", st.inSet("id", ids))
+	var rows []Store
+	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
+		return nil, fmt.Errorf("get stores: %w", err)
+	}
+	out := make(map[int64]*Store, len(rows))
+	for i := range rows {
+		rows[i].normalize()
+		out[rows[i].ID] = &rows[i]
+	}
+	return out, nil
+}
+
+// itemColumns are the columns of Item, for statements that select more than an item.
+const itemColumns = "id, store_id, name, name_key, price_cents, created_at, updated_at"
+
+// ListItemsByStore returns, for each store id, the page that ListItems would return with
+// filter.StoreID set to that id; filter.StoreID itself is ignored. The pages come from one
+// statement: row_number() over a partition per store cuts each store's page out of a
+// single ordered scan. A store with no items gets an empty page.
+func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter ItemFilter, order Order, page PageArgs) (map[int64]Page[*Item], error) {
+	filter.StoreID = nil
+	where, err := filter.where()
+	if err != nil {
+		return nil, err
+	}
+	l := listing{table: "items", keys: itemKeys, order: order, page: page, filter: where}
+	sk, err := l.resolve()
+	if err != nil {
+		return nil, err
+	}
+
+	st := db.statement()
+	st.write("SELECT ", itemColumns, " FROM (SELECT ", itemColumns,
+		", row_number() OVER (PARTITION BY store_id", sk.orderBy(""), ") AS page_row FROM items WHERE ",
+		st.inSet("store_id", storeIDs))
+	where.write(st)
+	sk.writeBounds(st)
+	st.write(") AS ranked WHERE page_row <= ", strconv.Itoa(sk.limit+1), " ORDER BY store_id, page_row")
+
+	var rows []Item
+	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
+		return nil, fmt.Errorf("list items by store: %w", err)
+	}
+
+	beyond := map[int64]bool{}
+	if c, reverse := sk.farSide(); c != nil {
+		var found []storeCount
+		st := db.statement()
+		st.write("SELECT store_id, count(*) AS n FROM items WHERE ", st.inSet("store_id", storeIDs))
+		where.write(st)
+		st.write(" AND ", sk.compare(st, c, reverse, true), " GROUP BY store_id")
+		if err := db.repo.FindAll(ctx, &found, st.query()); err != nil {
+			return nil, fmt.Errorf("list items by store: %w", err)
+		}
+		for _, f := range found {
+			beyond[f.StoreID] = true
+		}
+	}
+
+	pages := make(map[int64]Page[*Item], len(storeIDs))
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && rows[end].StoreID == rows[start].StoreID {
+			end++
+		}
+		id := rows[start].StoreID
+		p, overflow := buildPage[Item](rows[start:end], sk)
+		sk.setNeighbours(&p.HasNextPage, &p.HasPreviousPage, overflow, beyond[id])
+		pages[id] = p
+		start = end
+	}
+	for _, id := range storeIDs {
+		if _, ok := pages[id]; !ok {
+			var p Page[*Item]
+			sk.setNeighbours(&p.HasNextPage, &p.HasPreviousPage, false, beyond[id])
+			pages[id] = p
+		}
+	}
+	return pages, nil
+}
+
+// storeCount is one row of a count grouped by store.
+type storeCount struct {
+	StoreID int64 `db:"store_id"`
+	N       int   `db:"n"`
+}
+
+// CountItemsByStore counts, for each store id, the items that match filter in that store;
+// filter.StoreID is ignored. One grouped COUNT serves all stores.
+func (db *DB) CountItemsByStore(ctx context.Context, storeIDs []int64, filter ItemFilter) (map[int64]int, error) {
+	filter.StoreID = nil
+	where, err := filter.where()
+	if err != nil {
+		return nil, err
+	}
+	st := db.statement()
+	st.write("SELECT store_id, count(*) AS n FROM items WHERE ", st.inSet("store_id", storeIDs))
+	where.write(st)
+	st.write(" GROUP BY store_id")
+	var rows []storeCount
+	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
+		return nil, fmt.Errorf("count items by store: %w", err)
+	}
+	counts := make(map[int64]int, len(storeIDs))
+	for _, id := range storeIDs {
+		counts[id] = 0
+	}
+	for _, r := range rows {
+		counts[r.StoreID] = r.N
+	}
+	return counts, nil
+}
