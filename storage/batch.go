@@ -50,8 +50,7 @@ const itemColumns = "id, store_id, name, name_key, price_cents, created_at, upda
 
 // ListItemsByStore returns, for each store id, the page that ListItems would return with
 // filter.StoreID set to that id; filter.StoreID itself is ignored. The pages come from one
-// statement: row_number() over a partition per store cuts each store's page out of a
-// single ordered scan. A store with no items gets an empty page.
+// statement, whatever the number of stores. A store with no items gets an empty page.
 func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter ItemFilter, order Order, page PageArgs) (map[int64]Page[*Item], error) {
 	filter.StoreID = nil
 	where, err := filter.where()
@@ -64,16 +63,8 @@ func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter Ite
 		return nil, err
 	}
 
-	st := db.statement()
-	st.write("SELECT ", itemColumns, " FROM (SELECT ", itemColumns,
-		", row_number() OVER (PARTITION BY store_id", sk.orderBy(""), ") AS page_row FROM items WHERE ",
-		st.inSet("store_id", storeIDs))
-	where.write(st)
-	sk.writeBounds(st)
-	st.write(") AS ranked WHERE page_row <= ", strconv.Itoa(sk.limit+1), " ORDER BY store_id, page_row")
-
 	var rows []Item
-	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
+	if err := db.repo.FindAll(ctx, &rows, db.pagesByStoreStatement(storeIDs, where, sk).query()); err != nil {
 		return nil, fmt.Errorf("list items by store: %w", err)
 	}
 
@@ -112,6 +103,31 @@ func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter Ite
 		}
 	}
 	return pages, nil
+}
+
+// pagesByStoreStatement selects a page of items for each store in one statement.
+func (db *DB) pagesByStoreStatement(storeIDs []int64, where conditions, sk seek) *statement {
+	st := db.statement()
+	if db.dialect == Postgres {
+		// A lateral subquery per store seeks that store's (store_id, key, id) index and stops
+		// after one page, however many items the store has.
+		st.write("SELECT i.* FROM unnest(", st.arg(storeIDs), "::bigint[]) AS s(sid) CROSS JOIN LATERAL (SELECT ",
+			itemColumns, " FROM items WHERE store_id = s.sid")
+		where.write(st)
+		sk.writeBounds(st)
+		st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1), ") AS i ORDER BY i.store_id, ",
+			strings.TrimPrefix(sk.orderBy("i."), " ORDER BY "))
+		return st
+	}
+	// SQLite has no LATERAL: row_number() over a partition per store cuts each store's page
+	// out of one ordered scan.
+	st.write("SELECT ", itemColumns, " FROM (SELECT ", itemColumns,
+		", row_number() OVER (PARTITION BY store_id", sk.orderBy(""), ") AS page_row FROM items WHERE ",
+		st.inSet("store_id", storeIDs))
+	where.write(st)
+	sk.writeBounds(st)
+	st.write(") AS ranked WHERE page_row <= ", strconv.Itoa(sk.limit+1), " ORDER BY store_id, page_row")
+	return st
 }
 
 // storeCount is one row of a count grouped by store.

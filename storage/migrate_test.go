@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,40 +14,47 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		ctx := context.Background()
 		mustStore(t, db, "Before Rollback")
 
-		check := func(step string, wantApplied bool) {
+		// applied reports which migrations are applied, oldest first.
+		applied := func() []bool {
 			t.Helper()
 			status, err := db.MigrationStatus(ctx)
 			if err != nil {
-				t.Fatalf("%s: status: %v", step, err)
+				t.Fatalf("status: %v", err)
 			}
-			if len(status) == 0 {
-				t.Fatalf("%s: no migrations listed", step)
+			out := make([]bool, len(status))
+			for i, m := range status {
+				out[i] = m.Applied
 			}
-			for _, m := range status {
-				if m.Applied != wantApplied {
-					t.Fatalf("%s: migration %d applied = %v, want %v", step, m.Version, m.Applied, wantApplied)
-				}
-			}
+			return out
 		}
-
-		check("after migrate", true)
+		all := applied()
+		if len(all) < 2 || slices.Contains(all, false) {
+			t.Fatalf("after migrate: applied = %v, want all", all)
+		}
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatalf("second migrate: %v", err)
 		}
-		check("after second migrate", true)
 
-		if err := db.Rollback(ctx); err != nil {
-			t.Fatalf("rollback: %v", err)
+		// Each rollback reverts only the newest applied migration.
+		for n := len(all) - 1; n >= 0; n-- {
+			if err := db.Rollback(ctx); err != nil {
+				t.Fatalf("rollback: %v", err)
+			}
+			want := make([]bool, len(all))
+			for i := range n {
+				want[i] = true
+			}
+			if got := applied(); !slices.Equal(got, want) {
+				t.Fatalf("after rollback to %d: applied = %v, want %v", n, got, want)
+			}
 		}
-		check("after rollback", false)
 		if _, err := db.CountStores(ctx, storage.StoreFilter{}); err == nil {
-			t.Fatal("stores table still there after rollback")
+			t.Fatal("stores table still there after rolling everything back")
 		}
 
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatalf("migrate again: %v", err)
 		}
-		check("after migrating again", true)
 		if n, err := db.CountStores(ctx, storage.StoreFilter{}); err != nil || n != 0 {
 			t.Fatalf("stores after re-migrate = %d (%v), want an empty table", n, err)
 		}

@@ -158,11 +158,7 @@ func list[T any, PT interface {
 		return Page[PT]{}, err
 	}
 
-	st := db.statement().write("SELECT * FROM ", l.table, " WHERE 1=1")
-	l.filter.write(st)
-	sk.writeBounds(st)
-	st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1))
-
+	st := db.pageStatement(l, sk)
 	var rows []T
 	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
 		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
@@ -184,6 +180,15 @@ func list[T any, PT interface {
 	}
 	sk.setNeighbours(&page.HasNextPage, &page.HasPreviousPage, overflow, beyond)
 	return page, nil
+}
+
+// pageStatement selects one page of a listing, plus one row to tell whether more follow.
+func (db *DB) pageStatement(l listing, sk seek) *statement {
+	st := db.statement().write("SELECT * FROM ", l.table, " WHERE 1=1")
+	l.filter.write(st)
+	sk.writeBounds(st)
+	st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1))
+	return st
 }
 
 // writeBounds writes the conditions that keep rows strictly between the cursors.

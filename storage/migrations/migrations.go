@@ -57,5 +57,35 @@ func All(dialect string) []Migration {
 				s.DropTable("stores")
 			},
 		},
+		{
+			Version: 20261128020000,
+			Name:    "index the keyset orders",
+			// Every listing seeks on (order key, id), within a store or across all items;
+			// one index per order lets Postgres seek to the cursor and read one page.
+			Up: func(s *rel.Schema) {
+				for _, ix := range keysetIndexes {
+					s.CreateIndex(ix.table, ix.name, ix.columns)
+				}
+			},
+			Down: func(s *rel.Schema) {
+				for _, ix := range keysetIndexes {
+					s.DropIndex(ix.table, ix.name)
+				}
+			},
+		},
 	}
+}
+
+var keysetIndexes = []struct {
+	table, name string
+	columns     []string
+}{
+	{"items", "items_store_id_name_key_id", []string{"store_id", "name_key", "id"}},
+	{"items", "items_store_id_price_cents_id", []string{"store_id", "price_cents", "id"}},
+	{"items", "items_store_id_created_at_id", []string{"store_id", "created_at", "id"}},
+	{"items", "items_name_key_id", []string{"name_key", "id"}},
+	{"items", "items_price_cents_id", []string{"price_cents", "id"}},
+	{"items", "items_created_at_id", []string{"created_at", "id"}},
+	{"stores", "stores_name_key_id", []string{"name_key", "id"}},
+	{"stores", "stores_created_at_id", []string{"created_at", "id"}},
 }

@@ -1,0 +1,109 @@
+package storage
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/storegraph/storegraph/storage/storagetest"
+)
+
+// TestHotQueriesUseIndexes asks Postgres's planner, on 100 stores of 200 items each, how it
+// runs the statements the API sends most: each must seek an index, not scan the table.
+func TestHotQueriesUseIndexes(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, storagetest.NewPostgres(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		`INSERT INTO stores (name, name_key, created_at, updated_at)
+		 SELECT 'Store ' || g, 'store ' || g, now(), now() FROM generate_series(1, 100) g`,
+		`INSERT INTO items (store_id, name, name_key, price_cents, created_at, updated_at)
+		 SELECT 1 + g % 100, 'Item ' || g, 'item ' || g, g % 5000, now() + g * interval '1 ms', now() FROM generate_series(1, 20000) g`,
+		`ANALYZE`,
+	} {
+		if _, _, err := db.repo.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	storeID := int64(7)
+	cursorRow := &Item{ID: 10007, StoreID: 7, PriceCents: 2500, NameKey: "item 10007"}
+	seekFor := func(field string, first int, after bool) (listing, seek) {
+		where, _ := ItemFilter{StoreID: &storeID}.where()
+		l := listing{table: "items", keys: itemKeys, order: Order{Field: field}, page: PageArgs{First: &first}, filter: where}
+		if after {
+			key := itemKeys[map[string]int{"ID": 0, "NAME": 1, "PRICE": 2, "CREATED_AT": 3}[field]]
+			c := encodeCursor(key, cursorRow)
+			l.page.After = &c
+		}
+		sk, err := l.resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, sk
+	}
+
+	tests := []struct {
+		name      string
+		statement func() *statement
+		wantIndex string
+	}{
+		{"a store's items by price after a cursor", func() *statement {
+			l, sk := seekFor("PRICE", 20, true)
+			return db.pageStatement(l, sk)
+		}, "items_store_id_price_cents_id"},
+		{"a store's items by name", func() *statement {
+			l, sk := seekFor("NAME", 20, false)
+			return db.pageStatement(l, sk)
+		}, "items_store_id_name_key_id"},
+		{"a store's items by id after a cursor", func() *statement {
+			l, sk := seekFor("ID", 20, true)
+			return db.pageStatement(l, sk)
+		}, "items_store_id_id"},
+		{"all items by price", func() *statement {
+			first := 20
+			l := listing{table: "items", keys: itemKeys, order: Order{Field: "PRICE"}, page: PageArgs{First: &first}}
+			sk, _ := l.resolve()
+			return db.pageStatement(l, sk)
+		}, "items_price_cents_id"},
+		{"pages of items for many stores", func() *statement {
+			_, sk := seekFor("PRICE", 20, false)
+			return db.pagesByStoreStatement([]int64{1, 2, 3, 4, 5}, nil, sk)
+		}, "items_store_id_price_cents_id"},
+		{"stores by name", func() *statement {
+			first := 20
+			l := listing{table: "stores", keys: storeKeys, order: Order{Field: "NAME"}, page: PageArgs{First: &first}}
+			sk, _ := l.resolve()
+			return db.pageStatement(l, sk)
+		}, "stores_name_key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := tt.statement()
+			rows, err := db.sql.QueryContext(ctx, "EXPLAIN "+st.sql.String(), st.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan strings.Builder
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					t.Fatal(err)
+				}
+				plan.WriteString(line + "\n")
+			}
+			if !strings.Contains(plan.String(), "Index Scan using "+tt.wantIndex) && !strings.Contains(plan.String(), "Index Only Scan using "+tt.wantIndex) {
+				t.Fatalf("plan does not seek %s:\n%s\n%s", tt.wantIndex, st.sql.String(), plan.String())
+			}
+		})
+	}
+}
