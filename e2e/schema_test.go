@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// contractSchema is the API the server promises, verbatim from its specification.
+const contractSchema = `
+scalar Time
+type Store { id: ID!  name: String!  createdAt: Time!  updatedAt: Time!
+  items(first: Int, after: String, last: Int, before: String, filter: ItemFilter, orderBy: ItemOrder): ItemConnection! }
+type Item { id: ID!  name: String!  price: Float!  store: Store!  createdAt: Time!  updatedAt: Time! }
+type PageInfo { hasNextPage: Boolean!  hasPreviousPage: Boolean!  startCursor: String  endCursor: String }
+type StoreEdge { cursor: String!  node: Store! }
+type StoreConnection { edges: [StoreEdge!]!  nodes: [Store!]!  pageInfo: PageInfo!  totalCount: Int! }
+type ItemEdge { cursor: String!  node: Item! }
+type ItemConnection { edges: [ItemEdge!]!  nodes: [Item!]!  pageInfo: PageInfo!  totalCount: Int! }
+enum SortDirection { ASC DESC }
+enum StoreOrderField { ID NAME CREATED_AT }
+enum ItemOrderField { ID NAME PRICE CREATED_AT }
+input StoreOrder { field: StoreOrderField!  direction: SortDirection! = ASC }
+input ItemOrder { field: ItemOrderField!  direction: SortDirection! = ASC }
+input StoreFilter { nameContains: String }
+input ItemFilter { storeId: ID  nameContains: String  minPrice: Float  maxPrice: Float }
+type Query {
+  store(id: ID!): Store
+  stores(first: Int, after: String, last: Int, before: String, filter: StoreFilter, orderBy: StoreOrder): StoreConnection!
+  item(id: ID!): Item
+  items(first: Int, after: String, last: Int, before: String, filter: ItemFilter, orderBy: ItemOrder): ItemConnection!
+}
+input CreateStoreInput { name: String! }
+input UpdateStoreInput { name: String! }
+input CreateItemInput { name: String!  price: Float!  storeId: ID! }
+input UpdateItemInput { name: String  price: Float  storeId: ID }
+type Mutation {
+  createStore(input: CreateStoreInput!): Store!
+  updateStore(id: ID!, input: UpdateStoreInput!): Store!
+  deleteStore(id: ID!): ID!
+  createItem(input: CreateItemInput!): Item!
+  updateItem(id: ID!, input: UpdateItemInput!): Item!
+  deleteItem(id: ID!): ID!
+}
+`
+
+// parseContract turns contractSchema into canonical lines per type name, e.g.
+// "Query.store(id: ID!): Store", "StoreOrder.direction: SortDirection! = ASC", "SortDirection.ASC".
+func parseContract(t testing.TB) map[string][]string {
+	t.Helper()
+	types := map[string][]string{}
+	block := regexp.MustCompile(`(?s)(type|input|enum)\s+(\w+)\s*\{(.*?)\}`)
+	field := regexp.MustCompile(`(\w+)\s*(?:\(([^)]*)\))?\s*:\s*([\w!\[\]]+)(?:\s*=\s*(\w+))?`)
+	arg := regexp.MustCompile(`(\w+)\s*:\s*([\w!\[\]]+)(?:\s*=\s*(\w+))?`)
+	for _, m := range block.FindAllStringSubmatch(contractSchema, -1) {
+		kind, name, body := m[1], m[2], m[3]
+		lines := []string{}
+		if kind == "enum" {
+			for _, v := range strings.Fields(body) {
+				lines = append(lines, name+"."+v)
+			}
+		} else {
+			for _, f := range field.FindAllStringSubmatch(body, -1) {
+				var args []string
+				for _, a := range arg.FindAllStringSubmatch(f[2], -1) {
+					args = append(args, canonicalValue(a[1], a[2], a[3]))
+				}
+				lines = append(lines, name+"."+canonicalField(f[1], args, f[3], f[4]))
+			}
+		}
+		types[name] = lines
+	}
+	for _, scalar := range regexp.MustCompile(`scalar\s+(\w+)`).FindAllStringSubmatch(contractSchema, -1) {
+		types[scalar[1]] = []string{}
+	}
+	if len(types) != 21 {
+		t.Fatalf("parsed %d types from the contract schema, want 21", len(types))
+	}
+	return types
+}
+
+func canonicalValue(name, typ, def string) string {
+	s := name + ": " + typ
+	if def != "" {
+		s += " = " + def
+	}
+	return s
+}
+
+func canonicalField(name string, args []string, typ, def string) string {
+	s := name
+	if len(args) > 0 {
+		s += "(" + strings.Join(args, ", ") + ")"
+	}
+	return s + ": " + typ + func() string {
+		if def != "" {
+			return " = " + def
+		}
+		return ""
+	}()
+}
+
+// typeRef is an introspection __Type reference.
+type typeRef struct {
+	Kind   string   `json:"kind"`
+	Name   *string  `json:"name"`
+	OfType *typeRef `json:"ofType"`
+}
+
+func (r *typeRef) String() string {
+	switch r.Kind {
+	case "NON_NULL":
+		return r.OfType.String() + "!"
+	case "LIST":
+		return "[" + r.OfType.String() + "]"
+	}
+	return *r.Name
+}
+
+type inputValue struct {
+	Name         string  `json:"name"`
+	Type         typeRef `json:"type"`
+	DefaultValue *string `json:"defaultValue"`
+}
+
+func (v inputValue) canonical() string {
+	def := ""
+	if v.DefaultValue != nil {
+		def = *v.DefaultValue
+	}
+	return canonicalValue(v.Name, v.Type.String(), def)
+}
+
+const introspectionQuery = `{
+  __schema {
+    queryType { name }
+    mutationType { name }
+    types {
+      name kind
+      fields { name type { ...T } args { name defaultValue type { ...T } } }
+      inputFields { name defaultValue type { ...T } }
+      enumValues { name }
+    }
+  }
+}
+fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }`
+
+func TestSchemaMatchesContract(t *testing.T) {
+	t.Parallel()
+	want := parseContract(t)
+	eachBackend(t, func(t *testing.T, s *server) {
+		var d struct {
+			Schema struct {
+				QueryType    struct{ Name string } `json:"queryType"`
+				MutationType struct{ Name string } `json:"mutationType"`
+				Types        []struct {
+					Name   string `json:"name"`
+					Kind   string `json:"kind"`
+					Fields []struct {
+						Name string       `json:"name"`
+						Type typeRef      `json:"type"`
+						Args []inputValue `json:"args"`
+					} `json:"fields"`
+					InputFields []inputValue `json:"inputFields"`
+					EnumValues  []struct {
+						Name string `json:"name"`
+					} `json:"enumValues"`
+				} `json:"types"`
+			} `json:"__schema"`
+		}
+		s.OK(t, &d, introspectionQuery, nil)
+		if d.Schema.QueryType.Name != "Query" || d.Schema.MutationType.Name != "Mutation" {
+			t.Errorf("root types %q/%q, want Query/Mutation", d.Schema.QueryType.Name, d.Schema.MutationType.Name)
+		}
+
+		got := map[string][]string{}
+		for _, typ := range d.Schema.Types {
+			lines := []string{}
+			for _, f := range typ.Fields {
+				var args []string
+				for _, a := range f.Args {
+					args = append(args, a.canonical())
+				}
+				lines = append(lines, typ.Name+"."+canonicalField(f.Name, args, f.Type.String(), ""))
+			}
+			for _, f := range typ.InputFields {
+				lines = append(lines, typ.Name+"."+f.canonical())
+			}
+			for _, v := range typ.EnumValues {
+				lines = append(lines, typ.Name+"."+v.Name)
+			}
+			got[typ.Name] = lines
+		}
+
+		for name, wantLines := range want {
+			gotLines, ok := got[name]
+			if !ok {
+				t.Errorf("type %s is missing from the schema", name)
+				continue
+			}
+			w, g := slices.Sorted(slices.Values(wantLines)), slices.Sorted(slices.Values(gotLines))
+			for _, l := range w {
+				if !slices.Contains(g, l) {
+					t.Errorf("schema lacks %s", l)
+				}
+			}
+			for _, l := range g {
+				if !slices.Contains(w, l) {
+					t.Errorf("schema has %s, which the contract does not", l)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var idPattern = regexp.MustCompile(`^[1-9][0-9]*$`)
+
+func TestIDsAreIntegerStrings(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *server) {
+		st := createStore(t, s, "Integer IDs")
+		it := createItem(t, s, st.ID, "Thing", 1)
+		for what, id := range map[string]string{"store": st.ID, "item": it.ID, "item.store": it.Store.ID} {
+			if !idPattern.MatchString(id) {
+				t.Errorf("%s id %q is not an integer string", what, id)
+			}
+		}
+		if it.Store.ID != st.ID {
+			t.Errorf("item.store.id = %q, want %q", it.Store.ID, st.ID)
+		}
+	})
+}
+
+func TestMalformedIDsAreBadUserInput(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *server) {
+		st := createStore(t, s, "Malformed IDs")
+		it := createItem(t, s, st.ID, "Thing", 1)
+
+		for _, tc := range []struct {
+			name, query, field string
+		}{
+			{"store(id: abc)", `{ store(id: "abc") { id } }`, "id"},
+			{"store(id: 1.5)", `{ store(id: "1.5") { id } }`, "id"},
+			{"store(id: empty)", `{ store(id: "") { id } }`, "id"},
+			{"item(id: abc)", `{ item(id: "abc") { id } }`, "id"},
+			{"updateStore(id: abc)", `mutation { updateStore(id: "abc", input: {name: "Renamed"}) { id } }`, "id"},
+			{"deleteStore(id: abc)", `mutation { deleteStore(id: "abc") }`, "id"},
+			{"updateItem(id: abc)", `mutation { updateItem(id: "abc", input: {name: "Renamed"}) { id } }`, "id"},
+			{"deleteItem(id: abc)", `mutation { deleteItem(id: "abc") }`, "id"},
+			{"createItem(storeId: abc)", `mutation { createItem(input: {name: "X", price: 1, storeId: "abc"}) { id } }`, "storeId"},
+			{"updateItem(storeId: abc)", `mutation { updateItem(id: "` + it.ID + `", input: {storeId: "abc"}) { id } }`, "storeId"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				r := s.Do(t, tc.query, nil)
+				wantError(t, r, "BAD_USER_INPUT", tc.field, "")
+			})
+		}
+	})
+}
+
+func TestOutOfRangeIDsAreNotInternalErrors(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *server) {
+		// Integer strings no row can have: either BAD_USER_INPUT on id, or simply no row.
+		for _, id := range []string{"0", "-5", "9223372036854775807", "9223372036854775808", "99999999999999999999999"} {
+			for _, field := range []string{"store", "item"} {
+				t.Run(field+" "+id, func(t *testing.T) {
+					r := s.Do(t, `query($id: ID!) { `+field+`(id: $id) { id } }`, vars{"id": id})
+					switch {
+					case len(r.Errors) == 0:
+						if want := `{"` + field + `":null}`; string(r.Data) != want {
+							t.Errorf("data = %s, want %s", r.Data, want)
+						}
+					default:
+						wantError(t, r, "BAD_USER_INPUT", "id", "")
+					}
+				})
+			}
+		}
+	})
+}
+
+func TestMissingStoreOrItemIsNull(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *server) {
+		for _, tc := range []struct{ name, query, want string }{
+			{"store", `{ store(id: "987654321") { id name } }`, `{"store":null}`},
+			{"item", `{ item(id: "987654321") { id name } }`, `{"item":null}`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.Do(t, tc.query, nil)
+				r.mustOK(t)
+				if string(r.Data) != tc.want {
+					t.Errorf("data = %s, want %s", r.Data, tc.want)
+				}
+			})
+		}
+	})
+}
+
+func TestStoreNames(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *server) {
+		const create = `mutation($name: String!) { createStore(input: {name: $name}) { ` + storeFields + ` } }`
+
+		t.Run("valid names are stored trimmed", func(t *testing.T) {
+			for _, tc := range []struct{ name, in, want string }{
+				{"plain", "Plain Shop", "Plain Shop"},
+				{"surrounding spaces", "  Trimmed Shop \t\n", "Trimmed Shop"},
+				{"one character", "Q", "Q"},
+				{"80 ASCII characters", strings.Repeat("a", 80), strings.Repeat("a", 80)},
+				{"80 two-byte characters", strings.Repeat("é", 80), strings.Repeat("é", 80)},
+				{"80 characters after trimming", "  " + strings.Repeat("b", 80) + "  ", strings.Repeat("b", 80)},
+				{"inner spaces kept", "Inner   Spaces", "Inner   Spaces"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					var d struct{ CreateStore Store }
+					s.OK(t, &d, create, vars{"name": tc.in})
+					if d.CreateStore.Name != tc.want {
+						t.Errorf("createStore(%q).name = %q, want %q", tc.in, d.CreateStore.Name, tc.want)
+					}
+					if got := getStore(t, s, d.CreateStore.ID); got == nil || got.Name != tc.want {
+						t.Errorf("store(%s) = %+v, want name %q", d.CreateStore.ID, got, tc.want)
+					}
+				})
+			}
+		})
+
+		t.Run("invalid names are BAD_USER_INPUT on name", func(t *testing.T) {
+			for _, tc := range []struct{ name, in string }{
+				{"empty", ""},
+				{"spaces only", "   "},
+				{"whitespace only", " \t\n "},
+				{"81 ASCII characters", strings.Repeat("a", 81)},
+				{"81 two-byte characters", strings.Repeat("é", 81)},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					r := s.Do(t, create, vars{"name": tc.in})
+					wantError(t, r, "BAD_USER_INPUT", "name", "")
+					if !r.dataIsNull() {
+						t.Errorf("data = %s, want null", r.Data)
+					}
+				})
+			}
+			if c := listStores(t, s, vars{"filter": vars{"nameContains": strings.Repeat("a", 81)}}); c.TotalCount != 0 {
+				t.Errorf("an invalid name was stored: %+v", c.Nodes)
+			}
+		})
+
+		t.Run("names are unique regardless of case", func(t *testing.T) {
+			const taken = "A store with that name already exists."
+			corner := createStore(t, s, "Corner Shop")
+			other := createStore(t, s, "Other Shop")
+
+			for _, tc := range []struct{ name, query string }{
+				{"create lower case", `mutation { createStore(input: {name: "corner shop"}) { id } }`},
+				{"create upper case, padded", `mutation { createStore(input: {name: "  CORNER SHOP "}) { id } }`},
+				{"create same name", `mutation { createStore(input: {name: "Corner Shop"}) { id } }`},
+				{"rename another store", `mutation { updateStore(id: "` + other.ID + `", input: {name: "corner SHOP"}) { id } }`},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					wantError(t, s.Do(t, tc.query, nil), "CONFLICT", "", taken)
+				})
+			}
+			if got := getStore(t, s, other.ID); got == nil || got.Name != "Other Shop" {
+				t.Errorf("after a conflicting rename, store = %+v, want name %q", got, "Other Shop")
+			}
+			if c := listStores(t, s, vars{"filter": vars{"nameContains": "corner shop"}}); c.TotalCount != 1 {
+				t.Errorf("%d stores named like corner shop, want 1", c.TotalCount)
+			}
+
+			// A store may change the case of its own name.
+			var d struct{ UpdateStore Store }
+			s.OK(t, &d, `mutation($id: ID!) { updateStore(id: $id, input: {name: "CORNER shop"}) { `+storeFields+` } }`, vars{"id": corner.ID})
+			if d.UpdateStore.ID != corner.ID || d.UpdateStore.Name != "CORNER shop" {
+				t.Errorf("updateStore = %+v, want id %s name %q", d.UpdateStore, corner.ID, "CORNER shop")
+			}
+		})
+
+		t.Run("updateStore trims and validates the name", func(t *testing.T) {
+			st := createStore(t, s, "Before Rename")
+			const update = `mutation($id: ID!, $name: String!) { updateStore(id: $id, input: {name: $name}) { ` + storeFields + ` } }`
+			var d struct{ UpdateStore Store }
+			s.OK(t, &d, update, vars{"id": st.ID, "name": "  After Rename  "})
+			if d.UpdateStore.Name != "After Rename" || d.UpdateStore.ID != st.ID {
+				t.Errorf("updateStore = %+v, want id %s name %q", d.UpdateStore, st.ID, "After Rename")
+			}
+			for _, bad := range []string{"", "  ", strings.Repeat("é", 81)} {
+				wantError(t, s.Do(t, update, vars{"id": st.ID, "name": bad}), "BAD_USER_INPUT", "name", "")
+			}
+			if got := getStore(t, s, st.ID); got == nil || got.Name != "After Rename" {
+				t.Errorf("after invalid renames, store = %+v, want name %q", got, "After Rename")
+			}
+		})
+	})
+}
+
+func TestMissingRecordsAreNotFound(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *server) {
+		st := createStore(t, s, "Not Found Checks")
+		it := createItem(t, s, st.ID, "Survivor", 3.5)
+		gone := createItem(t, s, st.ID, "Deleted Twice", 1)
+		var del struct{ DeleteItem string }
+		s.OK(t, &del, `mutation($id: ID!) { deleteItem(id: $id) }`, vars{"id": gone.ID})
+
+		const missing = "987654321"
+		for _, tc := range []struct{ name, query, message string }{
+			{"createItem in a missing store", `mutation { createItem(input: {name: "Orphan", price: 1, storeId: "` + missing + `"}) { id } }`, "Store not found"},
+			{"updateItem to a missing store", `mutation { updateItem(id: "` + it.ID + `", input: {storeId: "` + missing + `"}) { id } }`, "Store not found"},
+			{"updateStore", `mutation { updateStore(id: "` + missing + `", input: {name: "Nobody"}) { id } }`, "Store not found"},
+			{"deleteStore", `mutation { deleteStore(id: "` + missing + `") }`, "Store not found"},
+			{"updateItem", `mutation { updateItem(id: "` + missing + `", input: {name: "Nothing"}) { id } }`, "Item not found"},
+			{"deleteItem", `mutation { deleteItem(id: "` + missing + `") }`, "Item not found"},
+			{"deleteItem twice", `mutation { deleteItem(id: "` + gone.ID + `") }`, "Item not found"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.Do(t, tc.query, nil)
+				wantError(t, r, "NOT_FOUND", "", tc.message)
+				if !r.dataIsNull() {
+					t.Errorf("data = %s, want null", r.Data)
+				}
+			})
+		}
+		if got := getItem(t, s, it.ID); got == nil || got.Store.ID != st.ID || got.Name != "Survivor" {
+			t.Errorf("after failed updates, item = %+v, want it unchanged in store %s", got, st.ID)
+		}
+		if c := listItems(t, s, vars{"filter": vars{"storeId": missing}}); c.TotalCount != 0 {
+			t.Errorf("items in the missing store: %+v", c.Nodes)
+		}
+	})
+}
+
+var timestampPattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$`)
+
+// parseTimestamp checks that v is an RFC 3339 UTC timestamp and returns it.
+func parseTimestamp(t testing.TB, what, v string) time.Time {
+	t.Helper()
+	if !timestampPattern.MatchString(v) {
+		t.Errorf("%s = %q, want an RFC 3339 timestamp in UTC ending in Z", what, v)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		t.Fatalf("%s = %q: %v", what, v, err)
+	}
+	return ts
+}
+
+func TestTimestamps(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, s *server) {
+		begin := time.Now().Add(-time.Minute)
+		st := createStore(t, s, "Timestamped")
+		it := createItem(t, s, st.ID, "Clock", 12.5)
+		end := time.Now().Add(time.Minute)
+
+		check := func(what, created, updated string) (time.Time, time.Time) {
+			t.Helper()
+			c := parseTimestamp(t, what+".createdAt", created)
+			u := parseTimestamp(t, what+".updatedAt", updated)
+			if c.Before(begin) || c.After(end) {
+				t.Errorf("%s.createdAt = %s, not within a minute of the test's clock", what, created)
+			}
+			if u.Before(c) {
+				t.Errorf("%s.updatedAt %s is before createdAt %s", what, updated, created)
+			}
+			return c, u
+		}
+		storeCreated, storeUpdated := check("createStore", st.CreatedAt, st.UpdatedAt)
+		itemCreated, itemUpdated := check("createItem", it.CreatedAt, it.UpdatedAt)
+
+		// Reading back gives the same instants as the mutation reported.
+		if got := getStore(t, s, st.ID); got == nil || *got != st {
+			t.Errorf("store(%s) = %+v, want %+v", st.ID, got, st)
+		}
+		if got := getItem(t, s, it.ID); got == nil || *got != it {
+			t.Errorf("item(%s) = %+v, want %+v", it.ID, got, it)
+		}
+
+		time.Sleep(20 * time.Millisecond)
+
+		var us struct{ UpdateStore Store }
+		s.OK(t, &us, `mutation($id: ID!) { updateStore(id: $id, input: {name: "Timestamped Again"}) { `+storeFields+` } }`, vars{"id": st.ID})
+		c, u := check("updateStore", us.UpdateStore.CreatedAt, us.UpdateStore.UpdatedAt)
+		if !c.Equal(storeCreated) {
+			t.Errorf("updateStore changed createdAt from %s to %s", st.CreatedAt, us.UpdateStore.CreatedAt)
+		}
+		if !u.After(storeUpdated) {
+			t.Errorf("updateStore: updatedAt %s is not after the previous %s", us.UpdateStore.UpdatedAt, st.UpdatedAt)
+		}
+		if got := getStore(t, s, st.ID); got == nil || *got != us.UpdateStore {
+			t.Errorf("store(%s) after update = %+v, want %+v", st.ID, got, us.UpdateStore)
+		}
+
+		var ui struct{ UpdateItem Item }
+		s.OK(t, &ui, `mutation($id: ID!) { updateItem(id: $id, input: {price: 13}) { `+itemFields+` } }`, vars{"id": it.ID})
+		c, u = check("updateItem", ui.UpdateItem.CreatedAt, ui.UpdateItem.UpdatedAt)
+		if !c.Equal(itemCreated) {
+			t.Errorf("updateItem changed createdAt from %s to %s", it.CreatedAt, ui.UpdateItem.CreatedAt)
+		}
+		if !u.After(itemUpdated) {
+			t.Errorf("updateItem: updatedAt %s is not after the previous %s", ui.UpdateItem.UpdatedAt, it.UpdatedAt)
+		}
+		if got := getItem(t, s, it.ID); got == nil || *got != ui.UpdateItem {
+			t.Errorf("item(%s) after update = %+v, want %+v", it.ID, got, ui.UpdateItem)
+		}
+	})
+}
