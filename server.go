@@ -31,6 +31,7 @@ type config struct {
 	introspection   bool
 	shutdownTimeout time.Duration
 	logLevel        slog.Level
+	pool            storage.Pool
 }
 
 func loadConfig() (config, error) {
@@ -57,12 +58,37 @@ func loadConfig() (config, error) {
 		}
 		c.shutdownTimeout = d
 	}
+	var err error
+	if c.pool.MaxOpen, err = envInt("DB_MAX_CONNS"); err != nil {
+		return c, err
+	}
+	if c.pool.MaxIdle, err = envInt("DB_MAX_IDLE_CONNS"); err != nil {
+		return c, err
+	}
+	if v := os.Getenv("DB_CONN_MAX_LIFETIME"); v != "" {
+		if c.pool.MaxLifetime, err = time.ParseDuration(v); err != nil || c.pool.MaxLifetime <= 0 {
+			return c, fmt.Errorf("DB_CONN_MAX_LIFETIME=%q is not a positive duration such as 30m", v)
+		}
+	}
 	if v := os.Getenv("LOG_LEVEL"); v != "" {
 		if err := c.logLevel.UnmarshalText([]byte(v)); err != nil {
 			return c, fmt.Errorf("LOG_LEVEL=%q is not debug, info, warn or error", v)
 		}
 	}
 	return c, nil
+}
+
+// envInt reads a positive integer; unset is 0, which means "the default".
+func envInt(name string) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q is not a positive whole number", name, v)
+	}
+	return n, nil
 }
 
 func envOr(name, fallback string) string {
@@ -100,7 +126,7 @@ func run(args []string) error {
 }
 
 func migrate(ctx context.Context, cfg config, log *slog.Logger, cmd string) error {
-	db, err := storage.Open(ctx, cfg.databaseURL, log)
+	db, err := storage.Open(ctx, cfg.databaseURL, log, cfg.pool)
 	if err != nil {
 		return err
 	}
@@ -130,7 +156,7 @@ func migrate(ctx context.Context, cfg config, log *slog.Logger, cmd string) erro
 }
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	db, err := storage.Open(ctx, cfg.databaseURL, log)
+	db, err := storage.Open(ctx, cfg.databaseURL, log, cfg.pool)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,10 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	// Parsed and validated documents are kept by query text, and clients may send a query's
+	// hash alone once the server has seen it (automatic persisted queries).
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -59,6 +61,48 @@ func TestHandlerRefusesRequestsNoTransportTakes(t *testing.T) {
 			h.ServeHTTP(rec, tt.req)
 			if rec.Code != tt.wantStatus || rec.Header().Get("Allow") != tt.wantAllow || strings.TrimSpace(rec.Body.String()) != tt.wantBody {
 				t.Fatalf("got %d Allow=%q %s\nwant %d Allow=%q %s", rec.Code, rec.Header().Get("Allow"), rec.Body, tt.wantStatus, tt.wantAllow, tt.wantBody)
+			}
+		})
+	}
+}
+
+func TestAutomaticPersistedQueries(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := storage.Open(context.Background(), "sqlite::memory:", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(db, log, Options{})
+
+	const query = "{ stores { totalCount } }"
+	hash := fmt.Sprintf("%x", sha256.Sum256([]byte(query)))
+	ext := `"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + hash + `"}}`
+	tests := []struct {
+		name string
+		body string
+		want string
+	}{
+		{"an unknown hash asks for the query", `{` + ext + `}`,
+			`{"errors":[{"message":"PersistedQueryNotFound","extensions":{"code":"PERSISTED_QUERY_NOT_FOUND"}}],"data":null}`},
+		{"the query with its hash runs and is remembered", `{"query":"` + query + `",` + ext + `}`,
+			`{"data":{"stores":{"totalCount":0}}}`},
+		{"then the hash alone runs it", `{` + ext + `}`,
+			`{"data":{"stores":{"totalCount":0}}}`},
+		{"a query that does not match its hash is refused", `{"query":"{ __typename }",` + ext + `}`,
+			`{"errors":[{"message":"provided APQ hash does not match query","extensions":{"code":"BAD_USER_INPUT"}}],"data":null}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if got := strings.TrimSpace(rec.Body.String()); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
 			}
 		})
 	}

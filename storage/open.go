@@ -4,6 +4,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -48,9 +49,18 @@ type DB struct {
 	dialect Dialect
 }
 
+// Pool sizes the connection pool. Zero fields keep the defaults: 20 connections for
+// Postgres, 8 for a SQLite file (one writer at a time; the rest read beside it under WAL),
+// recycled after 30 minutes. An in-memory SQLite database always has exactly one.
+type Pool struct {
+	MaxOpen     int
+	MaxIdle     int
+	MaxLifetime time.Duration
+}
+
 // Open connects to the database named by databaseURL ("" means DefaultDatabaseURL):
 // "sqlite:PATH", "sqlite::memory:", "postgres://…" or "postgresql://…". It does not migrate.
-func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error) {
+func Open(ctx context.Context, databaseURL string, log *slog.Logger, pool ...Pool) (*DB, error) {
 	if databaseURL == "" {
 		databaseURL = DefaultDatabaseURL
 	}
@@ -69,9 +79,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 		if sqlDB, err = sql.Open("pgx", dsn); err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetMaxIdleConns(20)
-		sqlDB.SetConnMaxLifetime(30 * time.Minute)
+		sizePool(sqlDB, pool, 20)
 		adapter = postgres.New(sqlDB)
 	case SQLite:
 		if sqlDB, err = sql.Open("sqlite3", dsn); err != nil {
@@ -83,8 +91,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 			sqlDB.SetConnMaxLifetime(0)
 			sqlDB.SetConnMaxIdleTime(0)
 		} else {
-			sqlDB.SetMaxOpenConns(8)
-			sqlDB.SetMaxIdleConns(8)
+			sizePool(sqlDB, pool, 8)
 		}
 		adapter = sqlite3.New(sqlDB)
 	}
@@ -100,6 +107,18 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
 	}
 	return db, nil
+}
+
+func sizePool(db *sql.DB, pool []Pool, defaultOpen int) {
+	p := Pool{MaxOpen: defaultOpen, MaxLifetime: 30 * time.Minute}
+	if len(pool) > 0 {
+		p.MaxOpen = cmp.Or(pool[0].MaxOpen, p.MaxOpen)
+		p.MaxIdle = pool[0].MaxIdle
+		p.MaxLifetime = cmp.Or(pool[0].MaxLifetime, p.MaxLifetime)
+	}
+	db.SetMaxOpenConns(p.MaxOpen)
+	db.SetMaxIdleConns(cmp.Or(p.MaxIdle, p.MaxOpen))
+	db.SetConnMaxLifetime(p.MaxLifetime)
 }
 
 // parseURL turns a DATABASE_URL into a dialect and a driver DSN.
