@@ -42,8 +42,13 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		)
 		switch {
 		case errors.As(err, &invalid):
-			// splitValidationErrors has left one problem per error.
-			problem := invalid.Fields[0]
+			// Each problem is an error of its own, naming its field, so that clients see all
+			// of them at once: all but the last are added beside this one, in order.
+			last := len(invalid.Fields) - 1
+			for _, problem := range invalid.Fields[:last] {
+				graphql.AddError(ctx, &storage.ValidationError{Fields: []storage.FieldError{problem}})
+			}
+			problem := invalid.Fields[last]
 			return withCode(gqlErr, problem.Message, CodeBadUserInput, "field", problem.Field)
 		case errors.As(err, &notFound):
 			return withCode(gqlErr, notFound.Error(), CodeNotFound)
@@ -70,25 +75,6 @@ func withCode(e *gqlerror.Error, message, code string, extra ...string) *gqlerro
 		ext[extra[i]] = extra[i+1]
 	}
 	return &gqlerror.Error{Message: message, Path: e.Path, Locations: e.Locations, Extensions: ext, Rule: e.Rule}
-}
-
-// splitValidationErrors is a field middleware that reports each problem of a validation error
-// as an error of its own, each naming its field, so that clients see all of them at once.
-func splitValidationErrors(ctx context.Context, next graphql.Resolver) (any, error) {
-	res, err := next(ctx)
-	var invalid *storage.ValidationError
-	if err == nil || !errors.As(err, &invalid) || len(invalid.Fields) < 2 {
-		return res, err
-	}
-	list := make(gqlerror.List, len(invalid.Fields))
-	for i, problem := range invalid.Fields {
-		list[i] = &gqlerror.Error{
-			Err:     &storage.ValidationError{Fields: []storage.FieldError{problem}},
-			Message: problem.Message,
-			Path:    graphql.GetPath(ctx),
-		}
-	}
-	return res, list
 }
 
 // refuseIntrospection is a field middleware, installed when introspection is off, that

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,18 +84,26 @@ func TestErrorPresenterMapsEveryErrorToACode(t *testing.T) {
 	}
 }
 
-func TestSplitValidationErrorsReportsEachField(t *testing.T) {
-	err := &storage.ValidationError{Fields: []storage.FieldError{{Field: "name", Message: "a"}, {Field: "price", Message: "b"}}}
-	_, got := splitValidationErrors(context.Background(), func(context.Context) (any, error) { return nil, err })
+func TestEveryValidationProblemIsAnErrorOfItsOwn(t *testing.T) {
+	present := ErrorPresenter(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := graphql.WithResponseContext(context.Background(), present, nil)
+	err := &storage.ValidationError{Fields: []storage.FieldError{
+		{Field: "name", Message: "Name must not be empty."},
+		{Field: "price", Message: "Price must be between 0 and 99999999.99."},
+		{Field: "storeId", Message: "Not a valid ID."},
+	}}
+	graphql.AddError(ctx, err)
 
-	var list gqlerror.List
-	if !errors.As(got, &list) || len(list) != 2 {
-		t.Fatalf("got %#v, want a list of two errors", got)
+	var got []string
+	for _, e := range graphql.GetErrors(ctx) {
+		got = append(got, fmt.Sprint(e.Extensions["field"], ": ", e.Message, " ", e.Extensions["code"]))
 	}
-	for i, want := range []string{"name", "price"} {
-		var ve *storage.ValidationError
-		if !errors.As(list[i], &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != want {
-			t.Fatalf("error %d = %v, want one problem with field %q", i, list[i], want)
-		}
+	want := []string{
+		"name: Name must not be empty. BAD_USER_INPUT",
+		"price: Price must be between 0 and 99999999.99. BAD_USER_INPUT",
+		"storeId: Not a valid ID. BAD_USER_INPUT",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("errors = %q, want %q", got, want)
 	}
 }

@@ -49,7 +49,6 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 		log.ErrorContext(ctx, "resolver panicked", "panic", p, "stack", string(debug.Stack()))
 		return errors.New("panic in resolver") // presented as "internal error"
 	})
-	srv.AroundFields(splitValidationErrors)
 	srv.AroundOperations(recordOperation)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -32,9 +32,9 @@ func (st *statement) inSet(column string, ids []int64) string {
 // GetStores returns the stores with the given ids, by id; ids with no store are absent.
 func (db *DB) GetStores(ctx context.Context, ids []int64) (map[int64]*Store, error) {
 	st := db.statement()
-	st.write("SELECT * FROM stores WHERE ", st.inSet("id", ids))
-	var rows []Store
-	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
+	st.write("SELECT ", storeColumns, " FROM stores WHERE ", st.inSet("id", ids))
+	rows, err := queryRows[Store](ctx, db, st)
+	if err != nil {
 		return nil, fmt.Errorf("get stores: %w", err)
 	}
 	out := make(map[int64]*Store, len(rows))
@@ -45,9 +45,6 @@ func (db *DB) GetStores(ctx context.Context, ids []int64) (map[int64]*Store, err
 	return out, nil
 }
 
-// itemColumns are the columns of Item, for statements that select more than an item.
-const itemColumns = "id, store_id, name, name_key, price_cents, created_at, updated_at"
-
 // ListItemsByStore returns, for each store id, the page that ListItems would return with
 // filter.StoreID set to that id; filter.StoreID itself is ignored. The pages come from one
 // statement, whatever the number of stores. A store with no items gets an empty page.
@@ -57,14 +54,14 @@ func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter Ite
 	if err != nil {
 		return nil, err
 	}
-	l := listing{table: "items", keys: itemKeys, order: order, page: page, filter: where}
+	l := listing{table: "items", columns: itemColumns, keys: itemKeys, order: order, page: page, filter: where}
 	sk, err := l.resolve()
 	if err != nil {
 		return nil, err
 	}
 
-	var rows []Item
-	if err := db.repo.FindAll(ctx, &rows, db.pagesByStoreStatement(storeIDs, where, sk).query()); err != nil {
+	rows, err := queryRows[Item](ctx, db, db.pagesByStoreStatement(storeIDs, where, sk))
+	if err != nil {
 		return nil, fmt.Errorf("list items by store: %w", err)
 	}
 

@@ -38,7 +38,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	cursorRow := &Item{ID: 10007, StoreID: 7, PriceCents: 2500, NameKey: "item 10007"}
 	seekFor := func(field string, first int, after bool) (listing, seek) {
 		where, _ := ItemFilter{StoreID: &storeID}.where()
-		l := listing{table: "items", keys: itemKeys, order: Order{Field: field}, page: PageArgs{First: &first}, filter: where}
+		l := listing{table: "items", columns: itemColumns, keys: itemKeys, order: Order{Field: field}, page: PageArgs{First: &first}, filter: where}
 		if after {
 			key := itemKeys[map[string]int{"ID": 0, "NAME": 1, "PRICE": 2, "CREATED_AT": 3}[field]]
 			c := encodeCursor(key, cursorRow)
@@ -70,7 +70,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		}, "items_store_id_id"},
 		{"all items by price", func() *statement {
 			first := 20
-			l := listing{table: "items", keys: itemKeys, order: Order{Field: "PRICE"}, page: PageArgs{First: &first}}
+			l := listing{table: "items", columns: itemColumns, keys: itemKeys, order: Order{Field: "PRICE"}, page: PageArgs{First: &first}}
 			sk, _ := l.resolve()
 			return db.pageStatement(l, sk)
 		}, "items_price_cents_id"},
@@ -80,7 +80,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		}, "items_store_id_price_cents_id"},
 		{"stores by name", func() *statement {
 			first := 20
-			l := listing{table: "stores", keys: storeKeys, order: Order{Field: "NAME"}, page: PageArgs{First: &first}}
+			l := listing{table: "stores", columns: storeColumns, keys: storeKeys, order: Order{Field: "NAME"}, page: PageArgs{First: &first}}
 			sk, _ := l.resolve()
 			return db.pageStatement(l, sk)
 		}, "stores_name_key"},

@@ -208,7 +208,7 @@ func (db *DB) ListItems(ctx context.Context, filter ItemFilter, order Order, pag
 	if err != nil {
 		return Page[*Item]{}, err
 	}
-	return list[Item](ctx, db, listing{table: "items", keys: itemKeys, order: order, page: page, filter: where})
+	return list[Item](ctx, db, listing{table: "items", columns: itemColumns, keys: itemKeys, order: order, page: page, filter: where})
 }
 
 // CountItems counts the items that match filter.

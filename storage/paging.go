@@ -67,6 +67,7 @@ type sortKey struct {
 
 // row is what a listed entity offers to the pager.
 type row interface {
+	scanned
 	rowID() int64
 	sortValue(column string) any
 	normalize()
@@ -74,7 +75,8 @@ type row interface {
 
 // listing is one keyset-paginated query: table, filter, order and page arguments.
 type listing struct {
-	table  string
+	table   string
+	columns string
 	keys   []sortKey
 	order  Order
 	page   PageArgs
@@ -158,9 +160,8 @@ func list[T any, PT interface {
 		return Page[PT]{}, err
 	}
 
-	st := db.pageStatement(l, sk)
-	var rows []T
-	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
+	rows, err := queryRows[T, PT](ctx, db, db.pageStatement(l, sk))
+	if err != nil {
 		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
 	}
 	page, overflow := buildPage[T, PT](rows, sk)
@@ -184,7 +185,7 @@ func list[T any, PT interface {
 
 // pageStatement selects one page of a listing, plus one row to tell whether more follow.
 func (db *DB) pageStatement(l listing, sk seek) *statement {
-	st := db.statement().write("SELECT * FROM ", l.table, " WHERE 1=1")
+	st := db.statement().write("SELECT ", l.columns, " FROM ", l.table, " WHERE 1=1")
 	l.filter.write(st)
 	sk.writeBounds(st)
 	st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1))

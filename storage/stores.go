@@ -77,7 +77,7 @@ func (db *DB) ListStores(ctx context.Context, filter StoreFilter, order Order, p
 	if err != nil {
 		return Page[*Store]{}, err
 	}
-	return list[Store](ctx, db, listing{table: "stores", keys: storeKeys, order: order, page: page, filter: where})
+	return list[Store](ctx, db, listing{table: "stores", columns: storeColumns, keys: storeKeys, order: order, page: page, filter: where})
 }
 
 // CountStores counts the stores that match filter.

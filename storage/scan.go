@@ -1,0 +1,55 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-rel/rel"
+)
+
+// Listings scan rows straight into entities: REL's reflection-based scanning was the largest
+// single cost of a large nested page. The statements still go through REL's adapter, so
+// instrumentation and error mapping are unchanged.
+
+// scanned is an entity that reads itself from a row of its columns, in the order its
+// table's column list (storeColumns, itemColumns) names them.
+type scanned interface {
+	scanTargets() []any
+}
+
+const (
+	storeColumns = "id, name, name_key, created_at, updated_at"
+	itemColumns  = "id, store_id, name, name_key, price_cents, created_at, updated_at"
+)
+
+func (s *Store) scanTargets() []any {
+	return []any{&s.ID, &s.Name, &s.NameKey, &s.CreatedAt, &s.UpdatedAt}
+}
+
+func (i *Item) scanTargets() []any {
+	return []any{&i.ID, &i.StoreID, &i.Name, &i.NameKey, &i.PriceCents, &i.CreatedAt, &i.UpdatedAt}
+}
+
+// queryRows runs a statement that selects an entity's columns and returns its rows.
+func queryRows[T any, PT interface {
+	*T
+	scanned
+}](ctx context.Context, db *DB, st *statement) ([]T, error) {
+	cur, err := db.repo.Adapter(ctx).Query(ctx, rel.Build("", st.query()))
+	if err != nil {
+		return nil, err
+	}
+	defer cur.Close()
+	var rows []T
+	for cur.Next() {
+		var v T
+		if err := cur.Scan(PT(&v).scanTargets()...); err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		rows = append(rows, v)
+	}
+	if r, ok := cur.(interface{ Err() error }); ok {
+		return rows, r.Err()
+	}
+	return rows, nil
+}
