@@ -100,7 +100,7 @@ func (r *queryResolver) Store(ctx context.Context, id string) (*storage.Store, e
 // Stores is the resolver for the stores field.
 func (r *queryResolver) Stores(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.StoreFilter, orderBy *model.StoreOrder) (*model.StoreConnection, error) {
 	f := storeFilter(filter)
-	page, err := r.DB.ListStores(ctx, f, storeOrder(orderBy), pageArgs(first, after, last, before))
+	page, err := r.DB.ListStores(ctx, f, storeOrder(orderBy), r.pageArgs(first, after, last, before))
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (r *queryResolver) Items(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	return r.listItems(ctx, f, orderBy, pageArgs(first, after, last, before))
+	return r.listItems(ctx, f, orderBy, r.pageArgs(first, after, last, before))
 }
 
 // Items is the resolver for the items field.
@@ -141,7 +141,7 @@ func (r *storeResolver) Items(ctx context.Context, obj *storage.Store, first *in
 		obj = &storage.Store{}
 	}
 	f.StoreID = &obj.ID
-	return r.listItems(ctx, f, orderBy, pageArgs(first, after, last, before))
+	return r.listItems(ctx, f, orderBy, r.pageArgs(first, after, last, before))
 }
 
 // TotalCount is the resolver for the totalCount field.
