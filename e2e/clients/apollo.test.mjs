@@ -49,11 +49,14 @@ const STORE_ITEMS = apolloGql`
 const names = (conn) => conn.edges.map((e) => e.node.name);
 const itemNames = (prefix, ...numbers) => numbers.map((n) => `${prefix} item ${n}`);
 
-/** Runs a watched query and returns a function that pages it with fetchMore. */
+/** Watches a query, as a component would: first() is its first result, more() pages it. */
 function watch(client, query, variables) {
   const observable = client.watchQuery({ query, variables });
+  const first = new Promise((resolve, reject) => {
+    observable.subscribe({ next: (result) => { if (!result.loading) resolve(result); }, error: reject });
+  });
   return {
-    first: () => observable.result(),
+    first: () => first,
     more: (vars) => observable.fetchMore({ variables: vars }).then(() => observable.getCurrentResult()),
   };
 }
