@@ -139,3 +139,17 @@ func TestTransportRefusesMalformedRequests(t *testing.T) {
 		t.Run(x.name, func(t *testing.T) { x.check(t, h) })
 	}
 }
+
+func TestIntrospectionCanBeSwitchedOff(t *testing.T) {
+	query := `{"query":"{ __schema { queryType { name } } __typename }"}`
+	for _, tt := range []struct {
+		introspection bool
+		want          exchange
+	}{
+		{true, exchange{"on", postJSON("", query), 200, jsonType, `{"data":{"__schema":{"queryType":{"name":"Query"}},"__typename":"Query"}}`}},
+		{false, exchange{"off", postJSON("", query), 200, jsonType,
+			`{"errors":[{"message":"Introspection is disabled on this server.","path":["__schema"],"locations":[{"line":1,"column":3}],"extensions":{"code":"INTROSPECTION_DISABLED"}}],"data":null}`}},
+	} {
+		t.Run(tt.want.name, func(t *testing.T) { tt.want.check(t, newTestHandler(t, Options{Introspection: tt.introspection})) })
+	}
+}
