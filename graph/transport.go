@@ -25,8 +25,9 @@ const (
 )
 
 // httpTransport is GET and POST as the GraphQL-over-HTTP spec has them. It replaces gqlgen's
-// transports, which answer a request that is not a well-formed GraphQL request with 200 or
-// 422, write "data": null next to request errors, and ignore trailing JSON and batches.
+// transports, which answer 422 for request errors under application/json, write "data": null
+// next to them, accept a missing query, trailing data after the JSON body and parameters of
+// the wrong type in a GET, and answer a body over the size limit with 200.
 type httpTransport struct{}
 
 var _ graphql.Transport = httpTransport{}
