@@ -32,6 +32,8 @@ type config struct {
 	shutdownTimeout time.Duration
 	logLevel        slog.Level
 	pool            storage.Pool
+	limits          limits
+	cors            corsPolicy
 }
 
 func loadConfig() (config, error) {
@@ -74,6 +76,12 @@ func loadConfig() (config, error) {
 		if err := c.logLevel.UnmarshalText([]byte(v)); err != nil {
 			return c, fmt.Errorf("LOG_LEVEL=%q is not debug, info, warn or error", v)
 		}
+	}
+	if c.limits, err = loadLimits(); err != nil {
+		return c, err
+	}
+	if c.cors, err = loadCORS(); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -166,10 +174,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(db, log, graph.Options{
+	mux.Handle("/graphql", cfg.cors.wrap(graph.NewHandler(db, log, graph.Options{
 		Introspection: cfg.introspection,
-		MaxBodyBytes:  1 << 20,
-	}))
+		MaxBodyBytes:  int64(cfg.limits.bodyBytes),
+		Limits:        cfg.limits.document,
+	})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -23,6 +23,22 @@ const (
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 	// CodeUnsupportedMediaType refuses a POST body that is not application/json.
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	// CodeNotAcceptable refuses an Accept header that allows no JSON response (406).
+	CodeNotAcceptable = "NOT_ACCEPTABLE"
+	// CodeBadRequest refuses what is not a GraphQL-over-HTTP request: a body that is not a
+	// JSON object, a missing query, a parameter of the wrong type, a batch (400).
+	CodeBadRequest = "BAD_REQUEST"
+	// CodePayloadTooLarge refuses a request body over the size limit (413).
+	CodePayloadTooLarge = "PAYLOAD_TOO_LARGE"
+)
+
+// Codes of the limits on a GraphQL document (limits.go). The operation is not executed.
+const (
+	CodeTokenLimitExceeded = "TOKEN_LIMIT_EXCEEDED"
+	CodeDepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED"
+	CodeAliasLimitExceeded = "ALIAS_LIMIT_EXCEEDED"
+	// CodeComplexityLimitExceeded is set by gqlgen's complexity extension itself.
+	CodeComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
 )
 
 var errIntrospectionDisabled = errors.New("Introspection is disabled on this server.")
@@ -39,6 +55,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			invalid  *storage.ValidationError
 			notFound *storage.NotFoundError
 			conflict *storage.ConflictError
+			limit    *limitError
 		)
 		switch {
 		case errors.As(err, &invalid):
@@ -56,6 +73,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, conflict.Message, CodeConflict)
 		case errors.Is(err, errIntrospectionDisabled):
 			return withCode(gqlErr, errIntrospectionDisabled.Error(), CodeIntrospectionDisabled)
+		case errors.As(err, &limit):
+			return withCode(gqlErr, limit.Error(), limitCodes[limit.limit])
 		case gqlErr.Err == nil && gqlErr.Extensions["code"] != nil:
 			return gqlErr // gqlgen's parse and validation errors
 		case gqlErr.Err == nil:
@@ -67,6 +86,12 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, "internal error", CodeInternal)
 		}
 	}
+}
+
+var limitCodes = map[limitKind]string{
+	tokenLimit: CodeTokenLimitExceeded,
+	depthLimit: CodeDepthLimitExceeded,
+	aliasLimit: CodeAliasLimitExceeded,
 }
 
 func withCode(e *gqlerror.Error, message, code string, extra ...string) *gqlerror.Error {

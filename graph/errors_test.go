@@ -57,6 +57,12 @@ func TestErrorPresenterMapsEveryErrorToACode(t *testing.T) {
 			wantExt: map[string]any{"code": "INTROSPECTION_DISABLED"},
 		},
 		{
+			name:    "a limit keeps its message and gets its own code",
+			err:     limitExceeded(aliasLimit, 31, 30),
+			wantMsg: "The document has 31 aliases; the limit is 30.",
+			wantExt: map[string]any{"code": "ALIAS_LIMIT_EXCEEDED"},
+		},
+		{
 			name:    "gqlgen's own errors keep their code",
 			err:     &gqlerror.Error{Message: "Cannot query field", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}},
 			wantMsg: "Cannot query field",

@@ -1,8 +1,8 @@
 package graph
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"mime"
@@ -27,18 +27,24 @@ type Options struct {
 	Introspection bool
 	// MaxBodyBytes bounds a request body; gqlgen sets no limit of its own.
 	MaxBodyBytes int64
+	// Limits bound the GraphQL document and the page size.
+	Limits Limits
 }
 
 // NewHandler returns the GraphQL endpoint: POST and GET (queries only) over HTTP.
 func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{DB: db, Log: log}}))
+	pageSize := cmp.Or(opts.Limits.PageSize, storage.MaxPageSize)
+	srv := handler.New(NewExecutableSchema(Config{
+		Resolvers:  &Resolver{DB: db, Log: log, MaxPageSize: pageSize},
+		Complexity: complexity(pageSize),
+	}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{})
 	// Parsed and validated documents are kept by query text, and clients may send a query's
 	// hash alone once the server has seen it (automatic persisted queries).
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	opts.Limits.use(srv)
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -97,11 +103,7 @@ func isMutation(params url.Values) bool {
 }
 
 func writeError(w http.ResponseWriter, status int, message, code string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": message, "extensions": map[string]string{"code": code}}},
-	})
+	writeErrorAs(w, mediaJSON, status, message, code)
 }
 
 // RequestInfo carries what the GraphQL layer learns about a request out to the HTTP access

@@ -87,13 +87,13 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		want string
 	}{
 		{"an unknown hash asks for the query", `{` + ext + `}`,
-			`{"errors":[{"message":"PersistedQueryNotFound","extensions":{"code":"PERSISTED_QUERY_NOT_FOUND"}}],"data":null}`},
+			`{"errors":[{"message":"PersistedQueryNotFound","extensions":{"code":"PERSISTED_QUERY_NOT_FOUND"}}]}`},
 		{"the query with its hash runs and is remembered", `{"query":"` + query + `",` + ext + `}`,
 			`{"data":{"stores":{"totalCount":0}}}`},
 		{"then the hash alone runs it", `{` + ext + `}`,
 			`{"data":{"stores":{"totalCount":0}}}`},
 		{"a query that does not match its hash is refused", `{"query":"{ __typename }",` + ext + `}`,
-			`{"errors":[{"message":"provided APQ hash does not match query","extensions":{"code":"BAD_USER_INPUT"}}],"data":null}`},
+			`{"errors":[{"message":"provided APQ hash does not match query","extensions":{"code":"BAD_USER_INPUT"}}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,8 +39,8 @@ func notNull[T any](field string, v graphql.Omittable[*T]) error {
 	return nil
 }
 
-func pageArgs(first *int, after *string, last *int, before *string) storage.PageArgs {
-	return storage.PageArgs{First: first, After: after, Last: last, Before: before}
+func (r *Resolver) pageArgs(first *int, after *string, last *int, before *string) storage.PageArgs {
+	return storage.PageArgs{First: first, After: after, Last: last, Before: before, Max: r.MaxPageSize}
 }
 
 func storeOrder(o *model.StoreOrder) storage.Order {

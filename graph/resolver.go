@@ -11,8 +11,10 @@ import (
 	"github.com/storegraph/storegraph/storage"
 )
 
-// Resolver holds what the resolvers need: the database and a logger for internal errors.
+// Resolver holds what the resolvers need: the database, a logger for internal errors and
+// the largest page a connection may ask for (zero: storage.MaxPageSize).
 type Resolver struct {
-	DB  *storage.DB
-	Log *slog.Logger
+	DB          *storage.DB
+	Log         *slog.Logger
+	MaxPageSize int
 }

@@ -14,7 +14,8 @@ import (
 // Page sizes for cursor connections.
 const (
 	DefaultPageSize = 20
-	MaxPageSize     = 100
+	// MaxPageSize bounds first and last unless PageArgs.Max says otherwise.
+	MaxPageSize = 100
 )
 
 // SortDirection orders a listing.
@@ -38,6 +39,8 @@ type Order struct {
 type PageArgs struct {
 	First, Last   *int
 	After, Before *string
+	// Max bounds First and Last, and the default page size; zero means MaxPageSize.
+	Max int
 }
 
 // Page is one slice of a listing. Cursors[i] is the opaque cursor of Rows[i].
@@ -94,9 +97,13 @@ type seek struct {
 
 // resolve checks the page arguments and order, reporting every problem at once.
 func (l listing) resolve() (seek, error) {
+	maxSize := l.page.Max
+	if maxSize <= 0 {
+		maxSize = MaxPageSize
+	}
 	var (
 		p  problems
-		sk = seek{limit: DefaultPageSize}
+		sk = seek{limit: min(DefaultPageSize, maxSize)}
 	)
 
 	field := l.order.Field
@@ -121,8 +128,8 @@ func (l listing) resolve() (seek, error) {
 		if n == nil {
 			return
 		}
-		if *n < 0 || *n > MaxPageSize {
-			p.add(name, fmt.Sprintf("%s must be between 0 and %d.", name, MaxPageSize))
+		if *n < 0 || *n > maxSize {
+			p.add(name, fmt.Sprintf("%s must be between 0 and %d.", name, maxSize))
 			return
 		}
 		sk.limit = *n

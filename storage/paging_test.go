@@ -187,6 +187,9 @@ func TestPageDefaultsAndSizes(t *testing.T) {
 			{"first 0 is empty but knows more exist", storage.PageArgs{First: ptr(0)}, 0, true, false},
 			{"first 100 returns all 25", storage.PageArgs{First: ptr(100)}, 25, false, false},
 			{"last 5 is the tail", storage.PageArgs{Last: ptr(5)}, 5, false, true},
+			{"a smaller maximum admits first up to it", storage.PageArgs{First: ptr(10), Max: 10}, 10, true, false},
+			{"a maximum below 20 is also the default page", storage.PageArgs{Max: 7}, 7, true, false},
+			{"a larger maximum admits first above 100", storage.PageArgs{First: ptr(150), Max: 200}, 25, false, false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -220,6 +223,8 @@ func TestPageArgumentsAreValidated(t *testing.T) {
 			{"first above 100", storage.Order{}, storage.PageArgs{First: ptr(101)}, []string{"first"}},
 			{"negative first", storage.Order{}, storage.PageArgs{First: ptr(-1)}, []string{"first"}},
 			{"last above 100", storage.Order{}, storage.PageArgs{Last: ptr(1000)}, []string{"last"}},
+			{"first above a smaller maximum", storage.Order{}, storage.PageArgs{First: ptr(11), Max: 10}, []string{"first"}},
+			{"last above a smaller maximum", storage.Order{}, storage.PageArgs{Last: ptr(11), Max: 10}, []string{"last"}},
 			{"first and last together", storage.Order{}, storage.PageArgs{First: ptr(1), Last: ptr(1)}, []string{"last"}},
 			{"garbage cursor", storage.Order{}, storage.PageArgs{After: ptr("garbage!")}, []string{"after"}},
 			{"base64 of other JSON", storage.Order{}, storage.PageArgs{Before: ptr(base64.RawURLEncoding.EncodeToString([]byte(`{"x":1}`)))}, []string{"before"}},

@@ -1,0 +1,90 @@
+package graph
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// queryBody is the JSON body of a request for query, running the operation named A if
+// there is one.
+func queryBody(query string) string {
+	params := map[string]string{"query": query}
+	if strings.Contains(query, "query A ") {
+		params["operationName"] = "A"
+	}
+	b, _ := json.Marshal(params)
+	return string(b)
+}
+
+func refused(code, message string) string {
+	return `{"errors":[{"message":"` + message + `","extensions":{"code":"` + code + `"}}]}`
+}
+
+func TestLimitsRefuseDocumentsBeforeExecution(t *testing.T) {
+	tests := []struct {
+		name       string
+		limits     Limits
+		query      string
+		wantStatus int
+		wantBody   string
+	}{
+		{"tokens at the limit run", Limits{Tokens: 3}, `{ __typename }`, 200, typename},
+		{"one token over is refused", Limits{Tokens: 2}, `{ __typename }`, 400,
+			refused("TOKEN_LIMIT_EXCEEDED", "The document has more than 2 tokens.")},
+
+		{"depth at the limit runs", Limits{Depth: 2}, `{ stores { totalCount } }`, 200, `{"data":{"stores":{"totalCount":0}}}`},
+		{"one level deeper is refused", Limits{Depth: 2}, `{ stores { nodes { id } } }`, 400,
+			refused("DEPTH_LIMIT_EXCEEDED", "The document has 3 levels of nested fields; the limit is 2.")},
+		{"depth counts through fragments", Limits{Depth: 2}, `{ ...F } fragment F on Query { stores { ... on StoreConnection { nodes { id } } } }`, 400,
+			refused("DEPTH_LIMIT_EXCEEDED", "The document has 3 levels of nested fields; the limit is 2.")},
+		{"introspection does not count towards depth", Limits{Depth: 1}, `{ __type(name: "Store") { fields { type { ofType { name } } } } }`, 200,
+			`{"data":{"__type":{"fields":[{"type":{"ofType":{"name":"ID"}}},{"type":{"ofType":{"name":"String"}}},{"type":{"ofType":{"name":"Time"}}},{"type":{"ofType":{"name":"Time"}}},{"type":{"ofType":{"name":"ItemConnection"}}}]}}}`},
+
+		{"aliases at the limit run", Limits{Aliases: 2}, `{ a: __typename b: __typename }`, 200, `{"data":{"a":"Query","b":"Query"}}`},
+		{"one alias over is refused", Limits{Aliases: 2}, `{ a: __typename b: __typename c: __typename }`, 400,
+			refused("ALIAS_LIMIT_EXCEEDED", "The document has 3 aliases; the limit is 2.")},
+		{"aliases count in the whole document", Limits{Aliases: 2}, `query A { a: __typename } query B { b: __typename c: __typename }`, 400,
+			refused("ALIAS_LIMIT_EXCEEDED", "The document has 3 aliases; the limit is 2.")},
+
+		{"a connection costs its page size times its selection", Limits{Complexity: 31}, `{ stores(first: 10) { nodes { id name } } }`, 200,
+			`{"data":{"stores":{"nodes":[]}}}`},
+		{"nested connections multiply", Limits{Complexity: 140}, `{ stores(first: 10) { nodes { id name items(first: 10) { totalCount } } } }`, 400,
+			refused("COMPLEXITY_LIMIT_EXCEEDED", "operation has complexity 141, which exceeds the limit of 140")},
+		{"last weighs like first", Limits{Complexity: 6}, `{ items(last: 3) { nodes { id } } }`, 400,
+			refused("COMPLEXITY_LIMIT_EXCEEDED", "operation has complexity 7, which exceeds the limit of 6")},
+		{"no size weighs the default page of 20", Limits{Complexity: 40}, `{ items { nodes { id } } }`, 400,
+			refused("COMPLEXITY_LIMIT_EXCEEDED", "operation has complexity 41, which exceeds the limit of 40")},
+		{"a size over the page limit gets the page-size error", Limits{Complexity: 101}, `{ stores(first: 1000) { totalCount } }`, 200,
+			`{"errors":[{"message":"first must be between 0 and 100.","path":["stores"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"first"}}],"data":null}`},
+
+		{"page size at the limit runs", Limits{PageSize: 5}, `{ stores(first: 5) { totalCount } }`, 200, `{"data":{"stores":{"totalCount":0}}}`},
+		{"a page over the limit is refused", Limits{PageSize: 5}, `{ items(last: 6) { totalCount } }`, 200,
+			`{"errors":[{"message":"last must be between 0 and 5.","path":["items"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"last"}}],"data":null}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHandler(t, Options{Introspection: true, Limits: tt.limits})
+			// As application/graphql-response+json, a document refused before execution is a 400.
+			exchange{tt.name, postJSON(gqlResp, queryBody(tt.query)), tt.wantStatus, gqlRespType, tt.wantBody}.check(t, h)
+		})
+	}
+}
+
+func TestDefaultLimitsAdmitTwoLevelsOfFullPagesButNotThree(t *testing.T) {
+	h := newTestHandler(t, Options{Introspection: true, Limits: DefaultLimits})
+	item := `id name price createdAt updatedAt store { id name }`
+	twoLevels := `{
+		stores(first: 100) { totalCount nodes { id name createdAt updatedAt items(first: 100) { totalCount nodes { ` + item + ` } } } }
+		items(first: 100) { totalCount nodes { ` + item + ` } }
+	}`
+	threeLevels := `{ stores(first: 100) { nodes { items(first: 100) { nodes { store { items(first: 100) { nodes { id } } } } } } } }`
+	for _, x := range []exchange{
+		{"two levels", postJSON(gqlResp, queryBody(twoLevels)), 200, gqlRespType,
+			`{"data":{"stores":{"totalCount":0,"nodes":[]},"items":{"totalCount":0,"nodes":[]}}}`},
+		{"three levels", postJSON(gqlResp, queryBody(threeLevels)), 400, gqlRespType,
+			refused("COMPLEXITY_LIMIT_EXCEEDED", "operation has complexity 2030201, which exceeds the limit of 200000")},
+	} {
+		t.Run(x.name, func(t *testing.T) { x.check(t, h) })
+	}
+}
