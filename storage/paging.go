@@ -80,10 +80,10 @@ type row interface {
 type listing struct {
 	table   string
 	columns string
-	keys   []sortKey
-	order  Order
-	page   PageArgs
-	filter conditions
+	keys    []sortKey
+	order   Order
+	page    PageArgs
+	filter  conditions
 }
 
 // seek is one resolved page request.
