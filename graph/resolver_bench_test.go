@@ -12,14 +12,21 @@ import (
 	"testing"
 
 	"github.com/storegraph/storegraph/storage"
+	"github.com/storegraph/storegraph/storage/storagetest"
 )
 
-// BenchmarkResolverPath runs whole requests through the handler, gqlgen and REL against an
-// in-memory SQLite database: the server's own cost, without the network.
+// BenchmarkResolverPath runs whole requests through the handler, gqlgen and REL against
+// each database: the server's own cost, without the network.
 func BenchmarkResolverPath(b *testing.B) {
+	for _, backend := range storagetest.Backends {
+		b.Run(backend.Name, func(b *testing.B) { benchmarkResolverPath(b, backend.New(b)) })
+	}
+}
+
+func benchmarkResolverPath(b *testing.B, url string) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := storage.Open(ctx, "sqlite::memory:", log)
+	db, err := storage.Open(ctx, url, log)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,7 +45,7 @@ func BenchmarkResolverPath(b *testing.B) {
 			}
 		}
 	}
-	h := NewHandler(db, log, Options{})
+	h := NewHandler(db, log, Options{Introspection: true}) // as served by default
 
 	for _, bc := range []struct{ name, query string }{
 		{"point", `{ item(id: "7") { name price } }`},

@@ -43,12 +43,18 @@ type PageArgs struct {
 	Max int
 }
 
-// Page is one slice of a listing. Cursors[i] is the opaque cursor of Rows[i].
+// Page is one slice of a listing.
 type Page[T any] struct {
 	Rows            []T
-	Cursors         []string
 	HasNextPage     bool
 	HasPreviousPage bool
+	key             sortKey
+}
+
+// Cursor is the opaque cursor of Rows[i]. It is encoded on demand: most nested pages are
+// read without their cursors.
+func (p Page[T]) Cursor(i int) string {
+	return encodeCursor(p.key, any(p.Rows[i]).(row))
 }
 
 // keyKind is the type of a sort key's values, which decides how cursors carry them.
@@ -252,12 +258,11 @@ func buildPage[T any, PT interface {
 	if sk.backward {
 		slices.Reverse(rows)
 	}
-	page := Page[PT]{Rows: make([]PT, len(rows)), Cursors: make([]string, len(rows))}
+	page := Page[PT]{Rows: make([]PT, len(rows)), key: sk.key}
 	for i := range rows {
 		r := PT(&rows[i])
 		r.normalize()
 		page.Rows[i] = r
-		page.Cursors[i] = encodeCursor(sk.key, r)
 	}
 	return page, overflow
 }

@@ -81,7 +81,7 @@ func TestPaginationVisitsEveryRowOnceInOrder(t *testing.T) {
 						if !page.HasNextPage {
 							break
 						}
-						after = &page.Cursors[len(page.Cursors)-1]
+						after = ptr(page.Cursor(len(page.Rows) - 1))
 					}
 					if !slices.Equal(got, want) {
 						t.Fatalf("visited %v\nwant    %v", got, want)
@@ -106,7 +106,7 @@ func TestPaginationVisitsEveryRowOnceInOrder(t *testing.T) {
 						if !page.HasPreviousPage {
 							break
 						}
-						before = &page.Cursors[0]
+						before = ptr(page.Cursor(0))
 					}
 					if !slices.Equal(got, want) {
 						t.Fatalf("visited %v\nwant    %v", got, want)
@@ -129,7 +129,7 @@ func TestPaginationBetweenTwoCursors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		page, err := db.ListItems(ctx, filter, order, storage.PageArgs{After: &all.Cursors[4], Before: &all.Cursors[12]})
+		page, err := db.ListItems(ctx, filter, order, storage.PageArgs{After: ptr(all.Cursor(4)), Before: ptr(all.Cursor(12))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestCursorsStayValidWhenRowsAreAdded(t *testing.T) {
 		for range 5 {
 			mustItem(t, db, storeID, "cheap", 0.01)
 		}
-		rest, err := db.ListItems(ctx, filter, order, storage.PageArgs{First: ptr(100), After: &first.Cursors[9]})
+		rest, err := db.ListItems(ctx, filter, order, storage.PageArgs{First: ptr(100), After: ptr(first.Cursor(9))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func TestPageArgumentsAreValidated(t *testing.T) {
 			{"first and last together", storage.Order{}, storage.PageArgs{First: ptr(1), Last: ptr(1)}, []string{"last"}},
 			{"garbage cursor", storage.Order{}, storage.PageArgs{After: ptr("garbage!")}, []string{"after"}},
 			{"base64 of other JSON", storage.Order{}, storage.PageArgs{Before: ptr(base64.RawURLEncoding.EncodeToString([]byte(`{"x":1}`)))}, []string{"before"}},
-			{"cursor of another order", storage.Order{Field: "PRICE"}, storage.PageArgs{After: &byName.Cursors[0]}, []string{"after"}},
+			{"cursor of another order", storage.Order{Field: "PRICE"}, storage.PageArgs{After: ptr(byName.Cursor(0))}, []string{"after"}},
 			{"forged value of the wrong type", storage.Order{Field: "PRICE"}, storage.PageArgs{After: &forged}, []string{"after"}},
 			{"unknown order field", storage.Order{Field: "COLOUR"}, storage.PageArgs{}, []string{"orderBy"}},
 			{"every problem at once", storage.Order{}, storage.PageArgs{First: ptr(-5), Last: ptr(500), After: ptr("x")}, []string{"first", "last", "last", "after"}},

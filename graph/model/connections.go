@@ -60,15 +60,16 @@ func (c *ItemConnection) PageInfo() *PageInfo { return pageInfo(c.Page) }
 func edges[T, E any](p storage.Page[T], edge func(string, T) E) []E {
 	out := make([]E, len(p.Rows))
 	for i, r := range p.Rows {
-		out[i] = edge(p.Cursors[i], r)
+		out[i] = edge(p.Cursor(i), r)
 	}
 	return out
 }
 
 func pageInfo[T any](p storage.Page[T]) *PageInfo {
 	info := &PageInfo{HasNextPage: p.HasNextPage, HasPreviousPage: p.HasPreviousPage}
-	if n := len(p.Cursors); n > 0 {
-		info.StartCursor, info.EndCursor = &p.Cursors[0], &p.Cursors[n-1]
+	if n := len(p.Rows); n > 0 {
+		start, end := p.Cursor(0), p.Cursor(n-1)
+		info.StartCursor, info.EndCursor = &start, &end
 	}
 	return info
 }
