@@ -1,0 +1,64 @@
+-- common.lua: shared by the scenario scripts (they load it with dofile from their own
+-- directory). It sets up a JSON POST, prints the machine-readable summary line that
+-- bench/run parses, and, when BENCH_CAPTURE names a file, writes the first response's
+-- status and body there and stops (bench/run's correctness check before each scenario).
+local M = {}
+
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json"
+
+-- body builds the JSON request body for a GraphQL query and its variables. Variables
+-- are {name, value} pairs of strings; the values used here never need escaping beyond
+-- quotes and backslashes.
+local function quote(s)
+  return '"' .. s:gsub('[\\"]', '\\%0') .. '"'
+end
+
+function M.body(query, vars)
+  local b = '{"query":' .. quote(query)
+  if vars and #vars > 0 then
+    local parts = {}
+    for i, kv in ipairs(vars) do
+      parts[i] = quote(kv[1]) .. ":" .. quote(kv[2])
+    end
+    b = b .. ',"variables":{' .. table.concat(parts, ",") .. "}"
+  end
+  return b .. "}"
+end
+
+-- Per-thread random seed: setup runs once per thread in the main Lua state.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_no", threads)
+end
+
+function M.seed()
+  math.randomseed(os.time() * 1000 + (thread_no or 0))
+end
+
+local capture = os.getenv("BENCH_CAPTURE")
+if capture and capture ~= "" then
+  local captured = false
+  function response(status, headers, body)
+    if captured then return end
+    captured = true
+    local f = assert(io.open(capture, "w"))
+    f:write(tostring(status), "\n", body or "")
+    f:close()
+    wrk.thread:stop()
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH requests=%d duration_us=%d rps=%.3f p50_us=%d p90_us=%d p99_us=%d max_us=%d mean_us=%.1f "
+      .. "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
+    summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+
+return M

@@ -1,0 +1,22 @@
+-- point.lua: item(id:) with its name and price, for ids drawn uniformly at random from
+-- [lo, hi] (the small stores' items).
+--   wrk -s point.lua URL -- LO HI
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
+
+local query = "query($id: ID!) { item(id: $id) { name price } }"
+local reqs, lo, hi
+
+function init(args)
+  common.seed()
+  lo, hi = tonumber(args[1]), tonumber(args[2])
+  assert(lo and hi and lo <= hi, "usage: -- LO HI")
+  -- Prebuilt requests, so the generator spends no time formatting.
+  reqs = {}
+  for id = lo, hi do
+    reqs[#reqs + 1] = wrk.format(nil, nil, nil, common.body(query, { { "id", tostring(id) } }))
+  end
+end
+
+function request()
+  return reqs[math.random(#reqs)]
+end
