@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -106,7 +107,22 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
+// Garbage-collector defaults, used unless GOGC or GOMEMLIMIT are set (the Go runtime reads
+// those itself). A soft memory limit keeps the heap, and so the RSS, of a server under a
+// burst of large nested queries bounded, while GOGC leaves small steady loads alone; see
+// BENCHMARKS.md for the measurements behind the numbers.
+const (
+	defaultGOGC       = 100
+	defaultGOMEMLIMIT = 100 << 20
+)
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultGOMEMLIMIT)
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "storegraph:", err)
 		os.Exit(1)
