@@ -298,7 +298,7 @@ func decodeCursor(s string, key sortKey) (*cursor, error) {
 		return c, nil
 	case keyString:
 		var v string
-		if err := json.Unmarshal(wc.Value, &v); err != nil {
+		if err := json.Unmarshal(wc.Value, &v); err != nil || hasControl(v) {
 			return nil, errInvalid
 		}
 		c.value = v
