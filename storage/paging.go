@@ -179,7 +179,7 @@ func list[T any, PT interface {
 
 	var rows []T
 	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
-		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
+		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, classify(ctx, err))
 	}
 	overflow := len(rows) > sk.limit
 	rows = rows[:min(len(rows), sk.limit)]
@@ -209,7 +209,7 @@ func list[T any, PT interface {
 		}
 	}
 	if err != nil {
-		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
+		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, classify(ctx, err))
 	}
 	return page, nil
 }
@@ -246,7 +246,7 @@ func (db *DB) countListing(ctx context.Context, table string, filter conditions)
 	filter.write(st)
 	n, err := db.count(ctx, st.sql.String(), st.args...)
 	if err != nil {
-		return 0, fmt.Errorf("count %s: %w", table, err)
+		return 0, fmt.Errorf("count %s: %w", table, classify(ctx, err))
 	}
 	return int(n), nil
 }
