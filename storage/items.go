@@ -241,23 +241,18 @@ func (db *DB) UpdateItem(ctx context.Context, id int64, patch ItemPatch) (*Item,
 	if err := patch.Validate(); err != nil {
 		return nil, err
 	}
-	it, err := db.GetItem(ctx, id)
-	if err != nil {
-		return nil, err
+	var it Item
+	err := db.readThenWrite(ctx, &it, id, func() bool { return patch.apply(&it) })
+	switch {
+	case err == nil:
+		it.normalize()
+		return &it, nil
+	case isNotFound(err):
+		return nil, errItemNotFound
+	case isForeignKeyViolation(err):
+		return nil, errStoreNotFound
 	}
-	if !patch.apply(it) {
-		return it, nil
-	}
-	if err := db.repo.Update(ctx, it); err != nil {
-		switch {
-		case isForeignKeyViolation(err):
-			return nil, errStoreNotFound
-		case isNotFound(err): // deleted since it was read
-			return nil, errItemNotFound
-		}
-		return nil, fmt.Errorf("update item %d: %w", id, classify(ctx, err))
-	}
-	return it, nil
+	return nil, fmt.Errorf("update item %d: %w", id, classify(ctx, err))
 }
 
 // DeleteItem deletes an item.

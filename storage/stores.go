@@ -114,21 +114,21 @@ func (db *DB) UpdateStore(ctx context.Context, id int64, name string) (*Store, e
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	s, err := db.GetStore(ctx, id)
-	if err != nil {
-		return nil, err
+	var s Store
+	err := db.readThenWrite(ctx, &s, id, func() bool {
+		s.Name, s.NameKey = name, nameKey(name)
+		return true
+	})
+	switch {
+	case err == nil:
+		s.normalize()
+		return &s, nil
+	case isNotFound(err):
+		return nil, errStoreNotFound
+	case isUniqueViolation(err):
+		return nil, errStoreNameTaken
 	}
-	s.Name, s.NameKey = name, nameKey(name)
-	if err := db.repo.Update(ctx, s); err != nil {
-		switch {
-		case isUniqueViolation(err):
-			return nil, errStoreNameTaken
-		case isNotFound(err): // deleted since it was read
-			return nil, errStoreNotFound
-		}
-		return nil, fmt.Errorf("update store %d: %w", id, classify(ctx, err))
-	}
-	return s, nil
+	return nil, fmt.Errorf("update store %d: %w", id, classify(ctx, err))
 }
 
 // DeleteStore deletes a store; the database deletes its items with it (ON DELETE CASCADE).
