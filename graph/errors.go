@@ -23,6 +23,9 @@ const (
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 	// CodeUnsupportedMediaType refuses a POST body that is not application/json.
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	// CodeUnavailable says the database could not be reached or did not answer within the
+	// request timeout: nothing is wrong with the request, and it may succeed when retried.
+	CodeUnavailable = "UNAVAILABLE"
 )
 
 var errIntrospectionDisabled = errors.New("Introspection is disabled on this server.")
@@ -49,6 +52,9 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, notFound.Error(), CodeNotFound)
 		case errors.As(err, &conflict):
 			return withCode(gqlErr, conflict.Message, CodeConflict)
+		case errors.Is(err, storage.ErrUnavailable):
+			log.WarnContext(ctx, "database unavailable", "path", gqlErr.Path.String(), "error", err.Error())
+			return withCode(gqlErr, "The service is temporarily unavailable; try again shortly.", CodeUnavailable)
 		case errors.Is(err, errIntrospectionDisabled):
 			return withCode(gqlErr, errIntrospectionDisabled.Error(), CodeIntrospectionDisabled)
 		case gqlErr.Err == nil && gqlErr.Extensions["code"] != nil:
