@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -41,7 +42,7 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 	} else {
 		srv.AroundFields(refuseIntrospection)
 	}
-	srv.SetErrorPresenter(ErrorPresenter(log))
+	srv.SetErrorPresenter(recordCodes(ErrorPresenter(log)))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "resolver panicked", "panic", p, "stack", string(debug.Stack()))
 		return errors.New("panic in resolver") // presented as "internal error"
@@ -57,12 +58,12 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 			if isMutation(r.URL.Query()) {
 				// GET must stay safe to repeat and cache (GraphQL over HTTP).
 				w.Header().Set("Allow", http.MethodPost)
-				writeError(w, http.StatusMethodNotAllowed, "Mutations must be sent with POST.", CodeMethodNotAllowed)
+				WriteError(w, r, http.StatusMethodNotAllowed, "Mutations must be sent with POST.", CodeMethodNotAllowed)
 				return
 			}
 		case http.MethodPost:
 			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-				writeError(w, http.StatusUnsupportedMediaType, "Send GraphQL requests as Content-Type: application/json.", CodeUnsupportedMediaType)
+				WriteError(w, r, http.StatusUnsupportedMediaType, "Send GraphQL requests as Content-Type: application/json.", CodeUnsupportedMediaType)
 				return
 			}
 			if opts.MaxBodyBytes > 0 {
@@ -71,7 +72,7 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 		case http.MethodOptions:
 		default:
 			w.Header().Set("Allow", "GET, POST")
-			writeError(w, http.StatusMethodNotAllowed, "Use GET for queries or POST.", CodeMethodNotAllowed)
+			WriteError(w, r, http.StatusMethodNotAllowed, "Use GET for queries or POST.", CodeMethodNotAllowed)
 			return
 		}
 		srv.ServeHTTP(w, r)
@@ -89,7 +90,12 @@ func isMutation(params url.Values) bool {
 	return op != nil && op.Operation != ast.Query
 }
 
-func writeError(w http.ResponseWriter, status int, message, code string) {
+// WriteError answers a request that never reaches GraphQL execution with one coded error,
+// recording the code in the request's RequestInfo.
+func WriteError(w http.ResponseWriter, r *http.Request, status int, message, code string) {
+	if info := requestInfo(r.Context()); info != nil {
+		info.addCode(code)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
@@ -101,6 +107,9 @@ func writeError(w http.ResponseWriter, status int, message, code string) {
 // log, which is written after gqlgen has finished with the request.
 type RequestInfo struct {
 	Operation string
+
+	mu    sync.Mutex // errors are presented from concurrently resolved fields
+	codes []string
 }
 
 type requestInfoKey struct{}
