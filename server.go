@@ -30,6 +30,7 @@ type config struct {
 	databaseURL     string
 	introspection   bool
 	shutdownTimeout time.Duration
+	requestTimeout  time.Duration
 	logLevel        slog.Level
 }
 
@@ -39,6 +40,7 @@ func loadConfig() (config, error) {
 		databaseURL:     os.Getenv("DATABASE_URL"),
 		introspection:   true,
 		shutdownTimeout: 15 * time.Second,
+		requestTimeout:  10 * time.Second,
 	}
 	if _, err := strconv.ParseUint(c.port, 10, 16); err != nil {
 		return c, fmt.Errorf("PORT=%q is not a port number", c.port)
@@ -56,6 +58,13 @@ func loadConfig() (config, error) {
 			return c, fmt.Errorf("SHUTDOWN_TIMEOUT=%q is not a positive duration such as 15s", v)
 		}
 		c.shutdownTimeout = d
+	}
+	if v := os.Getenv("REQUEST_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("REQUEST_TIMEOUT=%q is not a positive duration such as 10s", v)
+		}
+		c.requestTimeout = d
 	}
 	if v := os.Getenv("LOG_LEVEL"); v != "" {
 		if err := c.logLevel.UnmarshalText([]byte(v)); err != nil {
@@ -84,7 +93,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := slog.New(requestIDHandler{slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel})})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -139,32 +148,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(db, log, graph.Options{
-		Introspection: cfg.introspection,
-		MaxBodyBytes:  1 << 20,
-	}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		pingCtx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := db.Ping(pingCtx); err != nil {
-			log.WarnContext(r.Context(), "database not ready", "error", err.Error())
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.Handle("/", playground.New("/graphql"))
-
 	srv := &http.Server{
 		Addr:              ":" + cfg.port,
-		Handler:           accessLog(log, mux),
+		Handler:           routes(cfg, db, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      max(60*time.Second, cfg.requestTimeout+10*time.Second), // time to answer once the request's context ends
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -189,20 +178,52 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	return nil
 }
 
-// accessLog writes one line per request: method, path, GraphQL operation, status, duration.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+// routes is the server's HTTP handler: every endpoint, inside the per-request middleware
+// (request ID, access log and metrics, panic recovery).
+func routes(cfg config, db *storage.DB, log *slog.Logger) http.Handler {
+	m := newMetrics(db)
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", withTimeout(cfg.requestTimeout, graph.NewHandler(db, log, graph.Options{
+		Introspection: cfg.introspection,
+		MaxBodyBytes:  1 << 20,
+	})))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		pingCtx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.Ping(pingCtx); err != nil {
+			log.WarnContext(r.Context(), "database not ready", "error", err.Error())
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", m.handler())
+	mux.Handle("/", playground.New("/graphql"))
+	return withRequestID(accessLog(log, m, recoverPanics(log, mux)))
+}
+
+// accessLog writes one line per request: method, path, GraphQL operation, status, duration;
+// GraphQL requests are also counted in the metrics.
+func accessLog(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		var info graph.RequestInfo
 		next.ServeHTTP(rec, r.WithContext(graph.WithRequestInfo(r.Context(), &info)))
+		elapsed := time.Since(start)
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.String("operation", info.Operation),
 			slog.Int("status", rec.status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 		)
+		if r.URL.Path == "/graphql" {
+			m.observe(&info, rec.status, elapsed)
+		}
 	})
 }
 
