@@ -55,7 +55,12 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 		// supported"; refuse them here with the status and code that say what to change.
 		switch r.Method {
 		case http.MethodGet:
-			if isMutation(r.URL.Query()) {
+			params, err := url.ParseQuery(r.URL.RawQuery)
+			if problem := getProblem(params, err); problem != "" {
+				WriteError(w, r, http.StatusBadRequest, problem, CodeBadUserInput)
+				return
+			}
+			if isMutation(params) {
 				// GET must stay safe to repeat and cache (GraphQL over HTTP).
 				w.Header().Set("Allow", http.MethodPost)
 				WriteError(w, r, http.StatusMethodNotAllowed, "Mutations must be sent with POST.", CodeMethodNotAllowed)
