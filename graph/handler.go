@@ -67,7 +67,9 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 				return
 			}
 		case http.MethodPost:
-			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			// A malformed parameter still yields the media type, but gqlgen's POST transport
+			// refuses it (uncoded), so it is refused here.
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 				WriteError(w, r, http.StatusUnsupportedMediaType, "Send GraphQL requests as Content-Type: application/json.", CodeUnsupportedMediaType)
 				return
 			}
