@@ -148,6 +148,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 
+	// Requests run under a context of their own: a signal does not cancel them, so that
+	// they may finish during the grace period, but the end of the grace period does.
+	requestCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
 	srv := &http.Server{
 		Addr:              ":" + cfg.port,
 		Handler:           routes(cfg, db, log),
@@ -155,7 +159,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      max(60*time.Second, cfg.requestTimeout+10*time.Second), // time to answer once the request's context ends
 		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return requestCtx },
 	}
 
 	listenErr := make(chan error, 1)
@@ -172,6 +176,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Cut the remaining requests' database work short: Postgres stops running their
+		// statements (it would not notice a client that simply went away while it waits
+		// for a lock), and each request answers UNAVAILABLE, given a moment to write it.
+		cancelRequests()
+		answerCtx, cancelAnswer := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancelAnswer()
+		_ = srv.Shutdown(answerCtx)
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
