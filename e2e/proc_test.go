@@ -160,7 +160,6 @@ type procResponse struct {
 
 type procError struct {
 	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
 	Extensions map[string]any `json:"extensions"`
 }
 
