@@ -31,6 +31,7 @@ type config struct {
 	databaseURL     string
 	introspection   bool
 	shutdownTimeout time.Duration
+	requestTimeout  time.Duration
 	logLevel        slog.Level
 	pool            storage.Pool
 	limits          limits
@@ -43,6 +44,7 @@ func loadConfig() (config, error) {
 		databaseURL:     os.Getenv("DATABASE_URL"),
 		introspection:   true,
 		shutdownTimeout: 15 * time.Second,
+		requestTimeout:  10 * time.Second,
 	}
 	if _, err := strconv.ParseUint(c.port, 10, 16); err != nil {
 		return c, fmt.Errorf("PORT=%q is not a port number", c.port)
@@ -72,6 +74,13 @@ func loadConfig() (config, error) {
 		if c.pool.MaxLifetime, err = time.ParseDuration(v); err != nil || c.pool.MaxLifetime <= 0 {
 			return c, fmt.Errorf("DB_CONN_MAX_LIFETIME=%q is not a positive duration such as 30m", v)
 		}
+	}
+	if v := os.Getenv("REQUEST_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("REQUEST_TIMEOUT=%q is not a positive duration such as 10s", v)
+		}
+		c.requestTimeout = d
 	}
 	if v := os.Getenv("LOG_LEVEL"); v != "" {
 		if err := c.logLevel.UnmarshalText([]byte(v)); err != nil {
@@ -134,7 +143,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := slog.New(requestIDHandler{slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel})})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -189,35 +198,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", cfg.cors.wrap(graph.NewHandler(db, log, graph.Options{
-		Introspection: cfg.introspection,
-		MaxBodyBytes:  int64(cfg.limits.bodyBytes),
-		Limits:        cfg.limits.document,
-	})))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		pingCtx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := db.Ping(pingCtx); err != nil {
-			log.WarnContext(r.Context(), "database not ready", "error", err.Error())
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.Handle("/", playground.New("/graphql"))
-
+	// Requests run under a context of their own: a signal does not cancel them, so that
+	// they may finish during the grace period, but the end of the grace period does.
+	requestCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
 	srv := &http.Server{
 		Addr:              ":" + cfg.port,
-		Handler:           accessLog(log, mux),
+		Handler:           routes(cfg, db, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      max(60*time.Second, cfg.requestTimeout+10*time.Second), // time to answer once the request's context ends
 		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return requestCtx },
 	}
 
 	listenErr := make(chan error, 1)
@@ -234,27 +226,67 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Cut the remaining requests' database work short: Postgres stops running their
+		// statements (it would not notice a client that simply went away while it waits
+		// for a lock), and each request answers UNAVAILABLE, given a moment to write it.
+		cancelRequests()
+		answerCtx, cancelAnswer := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancelAnswer()
+		_ = srv.Shutdown(answerCtx)
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
 	return nil
 }
 
-// accessLog writes one line per request: method, path, GraphQL operation, status, duration.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+// routes is the server's HTTP handler: every endpoint, inside the per-request middleware
+// (request ID, access log and metrics, panic recovery).
+func routes(cfg config, db *storage.DB, log *slog.Logger) http.Handler {
+	m := newMetrics(db)
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", cfg.cors.wrap(withTimeout(cfg.requestTimeout, graph.NewHandler(db, log, graph.Options{
+		Introspection: cfg.introspection,
+		MaxBodyBytes:  int64(cfg.limits.bodyBytes),
+		Limits:        cfg.limits.document,
+	}))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		pingCtx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.Ping(pingCtx); err != nil {
+			log.WarnContext(r.Context(), "database not ready", "error", err.Error())
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", m.handler())
+	mux.Handle("/", playground.New("/graphql"))
+	return withRequestID(accessLog(log, m, recoverPanics(log, mux)))
+}
+
+// accessLog writes one line per request: method, path, GraphQL operation, status, duration;
+// GraphQL requests are also counted in the metrics.
+func accessLog(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		var info graph.RequestInfo
 		next.ServeHTTP(rec, r.WithContext(graph.WithRequestInfo(r.Context(), &info)))
+		elapsed := time.Since(start)
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.String("operation", info.Operation),
 			slog.Int64("statements", info.Statements),
 			slog.Int("status", rec.status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 		)
+		if r.URL.Path == "/graphql" {
+			m.observe(&info, rec.status, elapsed)
+		}
 	})
 }
 

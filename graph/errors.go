@@ -30,6 +30,9 @@ const (
 	CodeBadRequest = "BAD_REQUEST"
 	// CodePayloadTooLarge refuses a request body over the size limit (413).
 	CodePayloadTooLarge = "PAYLOAD_TOO_LARGE"
+	// CodeUnavailable says the database could not be reached or did not answer within the
+	// request timeout: nothing is wrong with the request, and it may succeed when retried.
+	CodeUnavailable = "UNAVAILABLE"
 )
 
 // Codes of the limits on a GraphQL document (limits.go). The operation is not executed.
@@ -71,6 +74,9 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, notFound.Error(), CodeNotFound)
 		case errors.As(err, &conflict):
 			return withCode(gqlErr, conflict.Message, CodeConflict)
+		case errors.Is(err, storage.ErrUnavailable):
+			log.WarnContext(ctx, "database unavailable", "path", gqlErr.Path.String(), "error", err.Error())
+			return withCode(gqlErr, "The service is temporarily unavailable; try again shortly.", CodeUnavailable)
 		case errors.Is(err, errIntrospectionDisabled):
 			return withCode(gqlErr, errIntrospectionDisabled.Error(), CodeIntrospectionDisabled)
 		case errors.As(err, &limit):

@@ -44,6 +44,13 @@ func TestErrorPresenterMapsEveryErrorToACode(t *testing.T) {
 			wantExt: map[string]any{"code": "CONFLICT"},
 		},
 		{
+			name:    "database outage is unavailable and hides the driver's text",
+			err:     fmt.Errorf("get store 1: %w", unavailable{}),
+			wantMsg: "The service is temporarily unavailable; try again shortly.",
+			wantExt: map[string]any{"code": "UNAVAILABLE"},
+			wantLog: "dial tcp 127.0.0.1:5432: connect: connection refused",
+		},
+		{
 			name:    "anything else is internal and hides its text",
 			err:     errors.New(`pq: duplicate key value violates unique constraint "x"`),
 			wantMsg: "internal error",
@@ -89,6 +96,12 @@ func TestErrorPresenterMapsEveryErrorToACode(t *testing.T) {
 		})
 	}
 }
+
+// unavailable stands for the error storage returns when the database is down.
+type unavailable struct{}
+
+func (unavailable) Error() string        { return "dial tcp 127.0.0.1:5432: connect: connection refused" }
+func (unavailable) Is(target error) bool { return target == storage.ErrUnavailable }
 
 func TestEveryValidationProblemIsAnErrorOfItsOwn(t *testing.T) {
 	present := ErrorPresenter(slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -50,7 +51,7 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 	} else {
 		srv.AroundFields(refuseIntrospection)
 	}
-	srv.SetErrorPresenter(ErrorPresenter(log))
+	srv.SetErrorPresenter(recordCodes(ErrorPresenter(log)))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "resolver panicked", "panic", p, "stack", string(debug.Stack()))
 		return errors.New("panic in resolver") // presented as "internal error"
@@ -65,12 +66,14 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 			if isMutation(r.URL.Query()) {
 				// GET must stay safe to repeat and cache (GraphQL over HTTP).
 				w.Header().Set("Allow", http.MethodPost)
-				writeError(w, http.StatusMethodNotAllowed, "Mutations must be sent with POST.", CodeMethodNotAllowed)
+				WriteError(w, r, http.StatusMethodNotAllowed, "Mutations must be sent with POST.", CodeMethodNotAllowed)
 				return
 			}
 		case http.MethodPost:
-			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-				writeError(w, http.StatusUnsupportedMediaType, "Send GraphQL requests as Content-Type: application/json.", CodeUnsupportedMediaType)
+			// A malformed parameter still yields the media type, but gqlgen's POST transport
+			// refuses it (uncoded), so it is refused here.
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				WriteError(w, r, http.StatusUnsupportedMediaType, "Send GraphQL requests as Content-Type: application/json.", CodeUnsupportedMediaType)
 				return
 			}
 			if opts.MaxBodyBytes > 0 {
@@ -79,7 +82,7 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 		case http.MethodOptions:
 		default:
 			w.Header().Set("Allow", "GET, POST")
-			writeError(w, http.StatusMethodNotAllowed, "Use GET for queries or POST.", CodeMethodNotAllowed)
+			WriteError(w, r, http.StatusMethodNotAllowed, "Use GET for queries or POST.", CodeMethodNotAllowed)
 			return
 		}
 		ctx, statements := storage.WithStatementCounter(r.Context())
@@ -102,8 +105,10 @@ func isMutation(params url.Values) bool {
 	return op != nil && op.Operation != ast.Query
 }
 
-func writeError(w http.ResponseWriter, status int, message, code string) {
-	writeErrorAs(w, mediaJSON, status, message, code)
+// WriteError answers a request that never reaches GraphQL execution with one coded error,
+// recording the code in the request's RequestInfo.
+func WriteError(w http.ResponseWriter, r *http.Request, status int, message, code string) {
+	writeErrorAs(w, r, mediaJSON, status, message, code)
 }
 
 // RequestInfo carries what the GraphQL layer learns about a request out to the HTTP access
@@ -111,6 +116,9 @@ func writeError(w http.ResponseWriter, status int, message, code string) {
 type RequestInfo struct {
 	Operation  string
 	Statements int64 // SQL statements the request ran
+
+	mu    sync.Mutex // errors are presented from concurrently resolved fields
+	codes []string
 }
 
 type requestInfoKey struct{}

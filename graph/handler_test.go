@@ -52,6 +52,10 @@ func TestHandlerRefusesRequestsNoTransportTakes(t *testing.T) {
 			`{"data":{"__typename":"Query"}}`},
 		{"POST of another media type is 415", post("text/plain", `{"query":"{ __typename }"}`), 415, "",
 			`{"errors":[{"extensions":{"code":"UNSUPPORTED_MEDIA_TYPE"},"message":"Send GraphQL requests as Content-Type: application/json."}]}`},
+		{"GET with null variables runs", httptest.NewRequest(http.MethodGet, "/graphql?"+url.Values{"query": {"{ __typename }"}, "variables": {"null"}}.Encode(), nil), 200, "",
+			`{"data":{"__typename":"Query"}}`},
+		{"POST JSON with a malformed parameter is 415", post("application/json; charset", `{"query":"{ __typename }"}`), 415, "",
+			`{"errors":[{"extensions":{"code":"UNSUPPORTED_MEDIA_TYPE"},"message":"Send GraphQL requests as Content-Type: application/json."}]}`},
 		{"PUT is 405", httptest.NewRequest(http.MethodPut, "/graphql", nil), 405, "GET, POST",
 			`{"errors":[{"extensions":{"code":"METHOD_NOT_ALLOWED"},"message":"Use GET for queries or POST."}]}`},
 	}

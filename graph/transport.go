@@ -39,14 +39,14 @@ func (httpTransport) Supports(r *http.Request) bool {
 func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	mediaType, ok := responseMediaType(r.Header.Get("Accept"))
 	if !ok {
-		writeErrorAs(w, mediaJSON, http.StatusNotAcceptable,
+		writeErrorAs(w, r, mediaJSON, http.StatusNotAcceptable,
 			"Accept application/graphql-response+json or application/json.", CodeNotAcceptable)
 		return
 	}
 	start := graphql.Now()
 	params, reqErr := readParams(r)
 	if reqErr != nil {
-		writeErrorAs(w, mediaType, reqErr.status, reqErr.message, reqErr.code)
+		writeErrorAs(w, r, mediaType, reqErr.status, reqErr.message, reqErr.code)
 		return
 	}
 	params.Headers = r.Header
@@ -238,8 +238,12 @@ func writeJSON(w http.ResponseWriter, mediaType string, status int, body any) {
 	_, _ = w.Write(b)
 }
 
-// writeErrorAs answers with one coded error and no data.
-func writeErrorAs(w http.ResponseWriter, mediaType string, status int, message, code string) {
+// writeErrorAs answers with one coded error and no data, recording the code in the
+// request's RequestInfo (for metrics).
+func writeErrorAs(w http.ResponseWriter, r *http.Request, mediaType string, status int, message, code string) {
+	if info := requestInfo(r.Context()); info != nil {
+		info.addCode(code)
+	}
 	writeJSON(w, mediaType, status, map[string]any{
 		"errors": []map[string]any{{"message": message, "extensions": map[string]string{"code": code}}},
 	})

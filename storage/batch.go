@@ -35,7 +35,7 @@ func (db *DB) GetStores(ctx context.Context, ids []int64) (map[int64]*Store, err
 	st.write("SELECT ", storeColumns, " FROM stores WHERE ", st.inSet("id", ids))
 	rows, err := queryRows[Store](ctx, db, st)
 	if err != nil {
-		return nil, fmt.Errorf("get stores: %w", err)
+		return nil, fmt.Errorf("get stores: %w", classify(ctx, err))
 	}
 	out := make(map[int64]*Store, len(rows))
 	for i := range rows {
@@ -62,7 +62,7 @@ func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter Ite
 
 	rows, err := queryRows[Item](ctx, db, db.pagesByStoreStatement(storeIDs, where, sk))
 	if err != nil {
-		return nil, fmt.Errorf("list items by store: %w", err)
+		return nil, fmt.Errorf("list items by store: %w", classify(ctx, err))
 	}
 
 	beyond := map[int64]bool{}
@@ -73,7 +73,7 @@ func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter Ite
 		where.write(st)
 		st.write(" AND ", sk.compare(st, c, reverse, true), " GROUP BY store_id")
 		if err := db.repo.FindAll(ctx, &found, st.query()); err != nil {
-			return nil, fmt.Errorf("list items by store: %w", err)
+			return nil, fmt.Errorf("list items by store: %w", classify(ctx, err))
 		}
 		for _, f := range found {
 			beyond[f.StoreID] = true
@@ -147,7 +147,7 @@ func (db *DB) CountItemsByStore(ctx context.Context, storeIDs []int64, filter It
 	st.write(" GROUP BY store_id")
 	var rows []storeCount
 	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
-		return nil, fmt.Errorf("count items by store: %w", err)
+		return nil, fmt.Errorf("count items by store: %w", classify(ctx, err))
 	}
 	counts := make(map[int64]int, len(storeIDs))
 	for _, id := range storeIDs {

@@ -1,10 +1,16 @@
 package storage
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strings"
 
 	"github.com/go-rel/rel"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
 )
 
@@ -17,6 +23,10 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid is matched by every *ValidationError.
 	ErrInvalid = errors.New("invalid input")
+	// ErrUnavailable is matched by every error that means the database could not be reached
+	// or did not answer within the caller's context (deadline or cancellation): nothing is
+	// wrong with the request, and it may succeed when retried.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // NotFoundError reports that the named resource ("Store", "Item") does not exist.
@@ -95,6 +105,66 @@ func isForeignKeyViolation(err error) bool {
 	}
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey
+}
+
+// unavailableError keeps the driver's error, which the server logs, behind ErrUnavailable.
+type unavailableError struct {
+	err error
+}
+
+func (e *unavailableError) Error() string        { return "database unavailable: " + e.err.Error() }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+func (e *unavailableError) Unwrap() error        { return e.err }
+
+// classify marks err as ErrUnavailable when it comes from an outage rather than from the
+// statement: every storage method passes its database errors through here, so that callers
+// can tell "try again later" from a bug.
+func classify(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	// Once the caller's time is up, whatever the driver reports (a cancelled query, a
+	// connection closed under it) is a consequence of that.
+	if ctx.Err() != nil || isOutage(err) {
+		return &unavailableError{err: err}
+	}
+	return err
+}
+
+// isOutage recognises the driver errors of a database that is down, restarting, out of
+// connections or unreachable.
+func isOutage(err error) bool {
+	for _, target := range []error{
+		context.DeadlineExceeded, context.Canceled,
+		driver.ErrBadConn, sql.ErrConnDone, pgconn.ErrConnClosed,
+		io.EOF, io.ErrUnexpectedEOF, // the server closed the connection mid-statement
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var (
+		netErr     net.Error
+		connectErr *pgconn.ConnectError
+		pgErr      *pgconn.PgError
+		sqliteErr  sqlite3.Error
+	)
+	switch {
+	case errors.As(err, &netErr), errors.As(err, &connectErr), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &pgErr):
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
+			"53300", // too_many_connections
+			"57014": // query_canceled
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") // connection exception
+	case errors.As(err, &sqliteErr):
+		// The busy timeout ran out while another connection held the write lock.
+		return sqliteErr.Code == sqlite3.ErrBusy || sqliteErr.Code == sqlite3.ErrLocked
+	}
+	return false
 }
 
 func isNotFound(err error) bool {

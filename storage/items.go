@@ -196,7 +196,7 @@ func (db *DB) GetItem(ctx context.Context, id int64) (*Item, error) {
 		if isNotFound(err) {
 			return nil, errItemNotFound
 		}
-		return nil, fmt.Errorf("get item %d: %w", id, err)
+		return nil, fmt.Errorf("get item %d: %w", id, classify(ctx, err))
 	}
 	it.normalize()
 	return &it, nil
@@ -231,7 +231,7 @@ func (db *DB) CreateItem(ctx context.Context, in ItemInput) (*Item, error) {
 		if isForeignKeyViolation(err) {
 			return nil, errStoreNotFound
 		}
-		return nil, fmt.Errorf("create item: %w", err)
+		return nil, fmt.Errorf("create item: %w", classify(ctx, err))
 	}
 	return &it, nil
 }
@@ -241,30 +241,25 @@ func (db *DB) UpdateItem(ctx context.Context, id int64, patch ItemPatch) (*Item,
 	if err := patch.Validate(); err != nil {
 		return nil, err
 	}
-	it, err := db.GetItem(ctx, id)
-	if err != nil {
-		return nil, err
+	var it Item
+	err := db.readThenWrite(ctx, &it, id, func() bool { return patch.apply(&it) })
+	switch {
+	case err == nil:
+		it.normalize()
+		return &it, nil
+	case isNotFound(err):
+		return nil, errItemNotFound
+	case isForeignKeyViolation(err):
+		return nil, errStoreNotFound
 	}
-	if !patch.apply(it) {
-		return it, nil
-	}
-	if err := db.repo.Update(ctx, it); err != nil {
-		switch {
-		case isForeignKeyViolation(err):
-			return nil, errStoreNotFound
-		case isNotFound(err): // deleted since it was read
-			return nil, errItemNotFound
-		}
-		return nil, fmt.Errorf("update item %d: %w", id, err)
-	}
-	return it, nil
+	return nil, fmt.Errorf("update item %d: %w", id, classify(ctx, err))
 }
 
 // DeleteItem deletes an item.
 func (db *DB) DeleteItem(ctx context.Context, id int64) error {
 	n, err := db.repo.DeleteAny(ctx, rel.From("items").Where(rel.Eq("id", id)))
 	if err != nil {
-		return fmt.Errorf("delete item %d: %w", id, err)
+		return fmt.Errorf("delete item %d: %w", id, classify(ctx, err))
 	}
 	if n == 0 {
 		return errItemNotFound

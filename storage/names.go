@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/cases"
@@ -20,12 +21,21 @@ func cleanName(p *problems, field, name string) string {
 	switch n := utf8.RuneCountInString(name); {
 	case !utf8.ValidString(name):
 		p.add(field, "Name must be valid UTF-8.")
+	case hasControl(name):
+		p.add(field, "Name must not contain control characters.")
 	case n == 0:
 		p.add(field, "Name must not be empty.")
 	case n > MaxNameLength:
 		p.add(field, fmt.Sprintf("Name must be at most %d characters.", MaxNameLength))
 	}
 	return name
+}
+
+// hasControl reports control characters (U+0000–U+001F, U+007F–U+009F). A name is one line
+// of text, and Postgres cannot store U+0000 in text at all: refusing them keeps both
+// databases alike and the error the client's.
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // nameKey is the case-folded form of a name that uniqueness, ordering and case-insensitive
@@ -43,6 +53,10 @@ func (c *conditions) nameContains(p *problems, field string, needle *string) {
 	}
 	if utf8.RuneCountInString(*needle) > maxSearchLength {
 		p.add(field, fmt.Sprintf("%s must be at most %d characters.", field, maxSearchLength))
+		return
+	}
+	if hasControl(*needle) {
+		p.add(field, fmt.Sprintf("%s must not contain control characters.", field))
 		return
 	}
 	pattern := likeContains(nameKey(*needle))

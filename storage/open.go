@@ -160,6 +160,10 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.sql.PingContext(ctx)
 }
 
+// Pool is the connection pool, exposed for its statistics (the server's /metrics reads
+// them); queries go through DB's methods.
+func (db *DB) Pool() *sql.DB { return db.sql }
+
 // Close releases the connection pool.
 func (db *DB) Close() error {
 	return db.sql.Close()

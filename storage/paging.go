@@ -175,7 +175,7 @@ func list[T any, PT interface {
 
 	rows, err := queryRows[T, PT](ctx, db, db.pageStatement(l, sk))
 	if err != nil {
-		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
+		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, classify(ctx, err))
 	}
 	page, overflow := buildPage[T, PT](rows, sk)
 
@@ -188,7 +188,7 @@ func list[T any, PT interface {
 		st.write(" AND ", sk.compare(st, c, reverse, true), " LIMIT 1) AS e")
 		n, err := db.count(ctx, st.sql.String(), st.args...)
 		if err != nil {
-			return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, err)
+			return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, classify(ctx, err))
 		}
 		beyond = n > 0
 	}
@@ -289,7 +289,7 @@ func (db *DB) countListing(ctx context.Context, table string, filter conditions)
 	filter.write(st)
 	n, err := db.count(ctx, st.sql.String(), st.args...)
 	if err != nil {
-		return 0, fmt.Errorf("count %s: %w", table, err)
+		return 0, fmt.Errorf("count %s: %w", table, classify(ctx, err))
 	}
 	return int(n), nil
 }
@@ -341,7 +341,7 @@ func decodeCursor(s string, key sortKey) (*cursor, error) {
 		return c, nil
 	case keyString:
 		var v string
-		if err := json.Unmarshal(wc.Value, &v); err != nil {
+		if err := json.Unmarshal(wc.Value, &v); err != nil || hasControl(v) {
 			return nil, errInvalid
 		}
 		c.value = v

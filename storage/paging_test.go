@@ -214,6 +214,8 @@ func TestPageArgumentsAreValidated(t *testing.T) {
 			t.Fatal(err)
 		}
 		forged := base64.RawURLEncoding.EncodeToString([]byte(`{"f":"PRICE","v":"DROP TABLE","i":1}`))
+		// Postgres cannot even compare text holding U+0000: refused before it gets there.
+		withNUL := base64.RawURLEncoding.EncodeToString([]byte(`{"f":"NAME","v":"a\u0000","i":1}`))
 		tests := []struct {
 			name       string
 			order      storage.Order
@@ -230,6 +232,7 @@ func TestPageArgumentsAreValidated(t *testing.T) {
 			{"base64 of other JSON", storage.Order{}, storage.PageArgs{Before: ptr(base64.RawURLEncoding.EncodeToString([]byte(`{"x":1}`)))}, []string{"before"}},
 			{"cursor of another order", storage.Order{Field: "PRICE"}, storage.PageArgs{After: ptr(byName.Cursor(0))}, []string{"after"}},
 			{"forged value of the wrong type", storage.Order{Field: "PRICE"}, storage.PageArgs{After: &forged}, []string{"after"}},
+			{"forged value with a control character", storage.Order{Field: "NAME"}, storage.PageArgs{Before: &withNUL}, []string{"before"}},
 			{"unknown order field", storage.Order{Field: "COLOUR"}, storage.PageArgs{}, []string{"orderBy"}},
 			{"every problem at once", storage.Order{}, storage.PageArgs{First: ptr(-5), Last: ptr(500), After: ptr("x")}, []string{"first", "last", "last", "after"}},
 		}
@@ -329,6 +332,21 @@ func TestStoreListing(t *testing.T) {
 					t.Fatalf("count = %d (%v), want %d", n, err, len(tt.want))
 				}
 			})
+		}
+	})
+}
+
+func TestNameSearchRefusesControlCharacters(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for _, needle := range []string{"a\x00", "line\nbreak", "\x7f"} {
+			_, storesErr := db.ListStores(ctx, storage.StoreFilter{NameContains: &needle}, storage.Order{}, storage.PageArgs{})
+			_, countErr := db.CountItems(ctx, storage.ItemFilter{NameContains: &needle})
+			for _, err := range []error{storesErr, countErr} {
+				if got := fieldsOf(t, err); !slices.Equal(got, []string{"nameContains"}) || err.Error() != "nameContains: nameContains must not contain control characters." {
+					t.Fatalf("search %q: error = %v, want nameContains refused", needle, err)
+				}
+			}
 		}
 	})
 }

@@ -65,7 +65,7 @@ func (db *DB) GetStore(ctx context.Context, id int64) (*Store, error) {
 		if isNotFound(err) {
 			return nil, errStoreNotFound
 		}
-		return nil, fmt.Errorf("get store %d: %w", id, err)
+		return nil, fmt.Errorf("get store %d: %w", id, classify(ctx, err))
 	}
 	s.normalize()
 	return &s, nil
@@ -102,7 +102,7 @@ func (db *DB) CreateStore(ctx context.Context, name string) (*Store, error) {
 		if isUniqueViolation(err) {
 			return nil, errStoreNameTaken
 		}
-		return nil, fmt.Errorf("create store: %w", err)
+		return nil, fmt.Errorf("create store: %w", classify(ctx, err))
 	}
 	return &s, nil
 }
@@ -114,28 +114,28 @@ func (db *DB) UpdateStore(ctx context.Context, id int64, name string) (*Store, e
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	s, err := db.GetStore(ctx, id)
-	if err != nil {
-		return nil, err
+	var s Store
+	err := db.readThenWrite(ctx, &s, id, func() bool {
+		s.Name, s.NameKey = name, nameKey(name)
+		return true
+	})
+	switch {
+	case err == nil:
+		s.normalize()
+		return &s, nil
+	case isNotFound(err):
+		return nil, errStoreNotFound
+	case isUniqueViolation(err):
+		return nil, errStoreNameTaken
 	}
-	s.Name, s.NameKey = name, nameKey(name)
-	if err := db.repo.Update(ctx, s); err != nil {
-		switch {
-		case isUniqueViolation(err):
-			return nil, errStoreNameTaken
-		case isNotFound(err): // deleted since it was read
-			return nil, errStoreNotFound
-		}
-		return nil, fmt.Errorf("update store %d: %w", id, err)
-	}
-	return s, nil
+	return nil, fmt.Errorf("update store %d: %w", id, classify(ctx, err))
 }
 
 // DeleteStore deletes a store; the database deletes its items with it (ON DELETE CASCADE).
 func (db *DB) DeleteStore(ctx context.Context, id int64) error {
 	n, err := db.repo.DeleteAny(ctx, rel.From("stores").Where(rel.Eq("id", id)))
 	if err != nil {
-		return fmt.Errorf("delete store %d: %w", id, err)
+		return fmt.Errorf("delete store %d: %w", id, classify(ctx, err))
 	}
 	if n == 0 {
 		return errStoreNotFound

@@ -34,6 +34,13 @@ func TestCreateStoreNames(t *testing.T) {
 			{"conflicts after trimming", " CORNER SHOP ", "", storage.ErrConflict, "A store with that name already exists."},
 			{"conflicts by Unicode case folding", "STRASSE", "", storage.ErrConflict, "A store with that name already exists."},
 			{"stores SQL text literally", "Robert'); DROP TABLE stores;--", "Robert'); DROP TABLE stores;--", nil, ""},
+			{"stores joined emoji literally", "👩‍👩‍👧 Family", "👩‍👩‍👧 Family", nil, ""},
+			{"stores a right-to-left override literally", "\u202Eevil\u202C", "\u202Eevil\u202C", nil, ""},
+			{"stores combining marks literally", "Cafe\u0301", "Cafe\u0301", nil, ""},
+			{"counts astral characters as one each", strings.Repeat("𝔘", 80), strings.Repeat("𝔘", 80), nil, ""},
+			{"rejects NUL", "a\x00b", "", storage.ErrInvalid, "name: Name must not contain control characters."},
+			{"rejects a line break inside", "two\nlines", "", storage.ErrInvalid, "name: Name must not contain control characters."},
+			{"rejects a C1 control", "a\u0085b", "", storage.ErrInvalid, "name: Name must not contain control characters."},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,78 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/storegraph/storegraph/storage"
+)
+
+func TestRequestInfoRecordsOperationAndErrorCodes(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := storage.Open(context.Background(), "sqlite::memory:", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(db, log, Options{MaxBodyBytes: 1 << 20})
+
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		wantOp      string
+		wantCodes   []string
+	}{
+		{"success records no code", "application/json", `{"query":"query Q { __typename }"}`, "Q", nil},
+		{"every field error is recorded", "application/json",
+			`{"query":"mutation Two { a: createStore(input: {name: \"\"}) { id } b: updateItem(id: \"x\", input: {price: -1}) { id } }"}`,
+			"Two", []string{"BAD_USER_INPUT", "BAD_USER_INPUT", "BAD_USER_INPUT"}},
+		{"validation errors are recorded", "application/json", `{"query":"{ nope }"}`, "", []string{"GRAPHQL_VALIDATION_FAILED"}},
+		{"refusals before GraphQL are recorded", "text/plain", `{"query":"{ __typename }"}`, "", []string{"UNSUPPORTED_MEDIA_TYPE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var info RequestInfo
+			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.contentType)
+			h.ServeHTTP(httptest.NewRecorder(), r.WithContext(WithRequestInfo(r.Context(), &info)))
+			got := info.ErrorCodes()
+			slices.Sort(got)
+			if info.Operation != tt.wantOp || !slices.Equal(got, tt.wantCodes) {
+				t.Fatalf("recorded operation %q codes %v, want %q %v", info.Operation, got, tt.wantOp, tt.wantCodes)
+			}
+		})
+	}
+}
+
+func TestResolverPanicIsAnInternalErrorWithItsStackLogged(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	// Without a database every resolver that reads one dereferences nil and panics.
+	h := NewHandler(nil, log, Options{})
+
+	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ store(id: \"1\") { id } }"}`))
+	r.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+
+	want := `{"errors":[{"message":"internal error","path":["store"],"extensions":{"code":"INTERNAL_SERVER_ERROR"}}],"data":{"store":null}}`
+	if rec.Code != http.StatusOK || rec.Body.String() != want {
+		t.Fatalf("got %d %s\nwant 200 %s", rec.Code, rec.Body, want)
+	}
+	for _, part := range []string{`"msg":"resolver panicked"`, `nil pointer dereference`, `(*DB).GetStore`} {
+		if !strings.Contains(logs.String(), part) {
+			t.Fatalf("log lacks %q:\n%s", part, logs.String())
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/storegraph/storegraph/graph"
+)
+
+// recoverPanics catches a panic outside the resolvers (gqlgen's recover func handles those):
+// the stack goes to the log and the client gets INTERNAL_SERVER_ERROR, where net/http alone
+// would drop the connection without an answer.
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &writeTracker{ResponseWriter: w}
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler { // a deliberate abort, not a bug
+				panic(p)
+			}
+			log.ErrorContext(r.Context(), "handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if tw.wrote {
+				// Part of the answer is out: abort the connection, so that the client
+				// sees a broken response rather than a truncated one.
+				panic(http.ErrAbortHandler)
+			}
+			graph.WriteError(w, r, http.StatusInternalServerError, "internal error", graph.CodeInternal)
+		}()
+		next.ServeHTTP(tw, r)
+	})
+}
+
+// writeTracker notes whether anything of the response has been written.
+type writeTracker struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *writeTracker) WriteHeader(status int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(status)
+}
+
+func (t *writeTracker) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
+func (t *writeTracker) Unwrap() http.ResponseWriter { return t.ResponseWriter }

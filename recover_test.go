@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/storegraph/storegraph/graph"
+)
+
+func TestPanicOutsideResolversIsInternalServerErrorWithItsStackLogged(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	h := recoverPanics(log, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		var m map[string]int
+		m["boom"]++ // assignment to entry in nil map
+	}))
+
+	var info graph.RequestInfo
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r.WithContext(graph.WithRequestInfo(r.Context(), &info)))
+
+	want := `{"errors":[{"extensions":{"code":"INTERNAL_SERVER_ERROR"},"message":"internal error"}]}`
+	if rec.Code != http.StatusInternalServerError || strings.TrimSpace(rec.Body.String()) != want {
+		t.Fatalf("got %d %s, want 500 %s", rec.Code, rec.Body, want)
+	}
+	if codes := info.ErrorCodes(); len(codes) != 1 || codes[0] != "INTERNAL_SERVER_ERROR" {
+		t.Fatalf("recorded codes %v, want [INTERNAL_SERVER_ERROR]", codes)
+	}
+	for _, part := range []string{`"msg":"handler panicked"`, `assignment to entry in nil map`, `TestPanicOutsideResolversIsInternalServerErrorWithItsStackLogged`} {
+		if !strings.Contains(logs.String(), part) {
+			t.Fatalf("log lacks %q:\n%s", part, logs.String())
+		}
+	}
+}
+
+func TestPanicAfterTheAnswerStartedAbortsTheConnection(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		wantLog bool
+	}{
+		{"a panic after writing", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte(`{"data":`))
+			panic("half way")
+		}, true},
+		{"a deliberate abort passes through unlogged", func(http.ResponseWriter, *http.Request) {
+			panic(http.ErrAbortHandler)
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := recoverPanics(slog.New(slog.NewJSONHandler(&logs, nil)), tt.handler)
+			defer func() {
+				if p := recover(); p != http.ErrAbortHandler {
+					t.Fatalf("panicked with %v, want http.ErrAbortHandler", p)
+				}
+				if logged := strings.Contains(logs.String(), "handler panicked"); logged != tt.wantLog {
+					t.Fatalf("logged = %v, want %v: %s", logged, tt.wantLog, logs.String())
+				}
+			}()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+		})
+	}
+}
