@@ -154,10 +154,10 @@ func badCases(storeID, itemID string) []badCase {
 }
 
 // badSnapshot is every stored row as the API shows it.
-func badSnapshot(t *testing.T, s *procServer) string {
+func badSnapshot(t *testing.T, s *server) string {
 	t.Helper()
 	var data json.RawMessage
-	s.MustGraphQL(t, &data, `{
+	s.OK(t, &data, `{
 		stores(first: 100) { totalCount nodes { id name createdAt updatedAt
 			items(first: 100) { totalCount nodes { id name price createdAt updatedAt } } } }
 		items(first: 100) { totalCount }
@@ -166,18 +166,17 @@ func badSnapshot(t *testing.T, s *procServer) string {
 }
 
 func TestBadInputIsRefusedWithItsCodeAndChangesNothing(t *testing.T) {
-	bin := procBuild(t, false)
 	for _, b := range storagetest.Backends {
 		t.Run(b.Name, func(t *testing.T) {
-			s := procStart(t, bin, "DATABASE_URL="+b.New(t))
+			s := startServerWith(t, b.Name, b.New(t), serverOptions{noExitCheck: true})
 			var seed struct {
 				CreateStore struct{ ID string }
 			}
-			s.MustGraphQL(t, &seed, `mutation { createStore(input: {name: "Seed"}) { id } }`, nil)
+			s.OK(t, &seed, `mutation { createStore(input: {name: "Seed"}) { id } }`, nil)
 			var item struct {
 				CreateItem struct{ ID string }
 			}
-			s.MustGraphQL(t, &item, `mutation($s: ID!) { createItem(input: {name: "Thing", price: 1.5, storeId: $s}) { id } }`,
+			s.OK(t, &item, `mutation($s: ID!) { createItem(input: {name: "Thing", price: 1.5, storeId: $s}) { id } }`,
 				map[string]any{"s": seed.CreateStore.ID})
 			before := badSnapshot(t, s)
 
@@ -193,7 +192,7 @@ func TestBadInputIsRefusedWithItsCodeAndChangesNothing(t *testing.T) {
 					case "-":
 						contentType = ""
 					}
-					r, err := s.Do(context.Background(), method, contentType, []byte(tc.body), tc.query)
+					r, err := s.Request(context.Background(), method, contentType, []byte(tc.body), tc.query)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -216,7 +215,7 @@ func TestBadInputIsRefusedWithItsCodeAndChangesNothing(t *testing.T) {
 			}
 			testNamesAreStoredLiterally(t, s, seed.CreateStore.ID)
 			if s.Exited() {
-				t.Fatalf("the server exited: %v\n%s", s.err, s.Stderr())
+				t.Fatalf("the server exited: %v\n%s", s.waitErr, s.Stderr())
 			}
 		})
 	}
@@ -224,7 +223,7 @@ func TestBadInputIsRefusedWithItsCodeAndChangesNothing(t *testing.T) {
 
 // testNamesAreStoredLiterally checks that hostile and unusual names are data: stored, read
 // back and searched for exactly as sent.
-func testNamesAreStoredLiterally(t *testing.T, s *procServer, storeID string) {
+func testNamesAreStoredLiterally(t *testing.T, s *server, storeID string) {
 	names := []string{
 		`Robert'); DROP TABLE stores;--`,
 		`" OR ""="`,
@@ -243,7 +242,7 @@ func testNamesAreStoredLiterally(t *testing.T, s *procServer, storeID string) {
 				CreateStore struct{ ID, Name string }
 				CreateItem  struct{ ID, Name string }
 			}
-			s.MustGraphQL(t, &created, `mutation($n: String!, $s: ID!) {
+			s.OK(t, &created, `mutation($n: String!, $s: ID!) {
 				createStore(input: {name: $n}) { id name }
 				createItem(input: {name: $n, price: 0.01, storeId: $s}) { id name }
 			}`, map[string]any{"n": name, "s": storeID})
@@ -254,7 +253,7 @@ func testNamesAreStoredLiterally(t *testing.T, s *procServer, storeID string) {
 				Store struct{ Name string }
 				Items struct{ Nodes []struct{ ID, Name string } }
 			}
-			s.MustGraphQL(t, &found, `query($id: ID!, $n: String!, $s: ID!) {
+			s.OK(t, &found, `query($id: ID!, $n: String!, $s: ID!) {
 				store(id: $id) { name }
 				items(filter: {nameContains: $n, storeId: $s}) { nodes { id name } }
 			}`, map[string]any{"id": created.CreateStore.ID, "n": name, "s": storeID})

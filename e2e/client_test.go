@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -212,6 +213,101 @@ func wantFieldErrors(t testing.TB, r *response, code string, fields ...string) {
 	if !slices.Equal(got, want) {
 		t.Errorf("error fields %q, want %q; errors: %v\nrequest: %s", got, want, r.Errors, r.query)
 	}
+}
+
+// rawResponse is a GraphQL response with the HTTP status it came with, decoded without the
+// checks of send: for the requests of the bad-input, fault, load and shutdown tests.
+type rawResponse struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []rawError      `json:"errors"`
+	Raw    []byte          `json:"-"`
+}
+
+type rawError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Codes lists extensions.code of every error, in order.
+func (r *rawResponse) Codes() []string {
+	var codes []string
+	for _, e := range r.Errors {
+		code, _ := e.Extensions["code"].(string)
+		codes = append(codes, code)
+	}
+	return codes
+}
+
+// Request sends one HTTP request to /graphql and decodes the GraphQL response. It returns
+// an error only when no HTTP answer arrived or the answer is not a GraphQL response.
+func (s *server) Request(ctx context.Context, method, contentType string, body []byte, query string) (*rawResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.BaseURL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.URL.RawQuery = query
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := &rawResponse{Status: resp.StatusCode, Raw: raw}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return out, fmt.Errorf("status %d, body is not a GraphQL response: %.300s", resp.StatusCode, raw)
+	}
+	return out, nil
+}
+
+// GraphQL posts a query with its variables. It does not use t, so goroutines may call it.
+func (s *server) GraphQL(ctx context.Context, query string, variables vars) (*rawResponse, error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": variables})
+	if err != nil {
+		return nil, err
+	}
+	return s.Request(ctx, http.MethodPost, "application/json", body, "")
+}
+
+// fetch GETs a path other than /graphql and returns status, headers and body. The status
+// is 0 when no answer arrived, and set when only reading the body failed.
+func (s *server) fetch(path string) (int, http.Header, string, error) {
+	resp, err := s.http.Get(s.BaseURL + path)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, resp.Header, "", fmt.Errorf("read body: %w", err)
+	}
+	return resp.StatusCode, resp.Header, string(body), nil
+}
+
+// get fetches a path of the server and returns status, headers and body.
+func (s *server) get(t testing.TB, path string) (int, http.Header, string) {
+	t.Helper()
+	status, header, body, err := s.fetch(path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return status, header, body
+}
+
+// Get fetches a path other than /graphql and returns its status. It does not use t, so
+// goroutines may call it.
+func (s *server) Get(path string) (int, error) {
+	status, _, _, err := s.fetch(path)
+	if status != 0 {
+		return status, nil // an answer came; its body does not matter
+	}
+	return 0, err
 }
 
 // Selections and helpers shared by the tests.

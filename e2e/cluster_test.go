@@ -12,27 +12,27 @@ import (
 	"testing"
 )
 
-// procCluster is a PostgreSQL cluster of the test's own, in a temporary directory and on a
+// pgCluster is a PostgreSQL cluster of the test's own, in a temporary directory and on a
 // port of its own, which the test may stop and start: never the machine's shared server.
-type procCluster struct {
+type pgCluster struct {
 	URL string // postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable
 
 	bindir, dir string
 	asPostgres  bool // the server refuses to run as root: run its tools as user postgres
 }
 
-// procStartCluster initialises and starts a cluster, removed when the test ends. Debian's
+// startPGCluster initialises and starts a cluster, removed when the test ends. Debian's
 // server binaries are used: $STOREGRAPH_PG_BINDIR (set by scripts/test), else pg_config's,
 // else the newest /usr/lib/postgresql/*/bin.
-func procStartCluster(t *testing.T) *procCluster {
+func startPGCluster(t *testing.T) *pgCluster {
 	t.Helper()
-	c := &procCluster{bindir: procPGBindir(t), asPostgres: os.Geteuid() == 0}
-	c.dir = procClusterDir(t, c.asPostgres)
+	c := &pgCluster{bindir: pgBindir(t), asPostgres: os.Geteuid() == 0}
+	c.dir = pgClusterDir(t, c.asPostgres)
 	t.Cleanup(func() {
 		_ = c.pgCtl("stop", "-m", "immediate")
 		os.RemoveAll(c.dir)
 	})
-	port := procFreePort(t)
+	port := freePort(t)
 	c.URL = "postgres://postgres@127.0.0.1:" + port + "/postgres?sslmode=disable"
 
 	data := filepath.Join(c.dir, "data")
@@ -53,7 +53,7 @@ func procStartCluster(t *testing.T) *procCluster {
 }
 
 // Start starts the cluster and waits until it accepts connections.
-func (c *procCluster) Start(t *testing.T) {
+func (c *pgCluster) Start(t *testing.T) {
 	t.Helper()
 	if err := c.pgCtl("start", "-l", filepath.Join(c.dir, "postgres.log")); err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
@@ -62,14 +62,14 @@ func (c *procCluster) Start(t *testing.T) {
 }
 
 // Stop shuts the cluster down the usual way (fast: sessions are ended, committed work kept).
-func (c *procCluster) Stop(t *testing.T) {
+func (c *pgCluster) Stop(t *testing.T) {
 	t.Helper()
 	if err := c.pgCtl("stop", "-m", "fast"); err != nil {
 		t.Fatalf("pg_ctl stop: %v", err)
 	}
 }
 
-func (c *procCluster) pgCtl(action string, args ...string) error {
+func (c *pgCluster) pgCtl(action string, args ...string) error {
 	out, err := c.run("pg_ctl", append([]string{"-D", filepath.Join(c.dir, "data"), "-w", "-t", "60", action}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, out)
@@ -78,7 +78,7 @@ func (c *procCluster) pgCtl(action string, args ...string) error {
 }
 
 // run runs one of the server's tools, as user postgres when we are root.
-func (c *procCluster) run(tool string, args ...string) ([]byte, error) {
+func (c *pgCluster) run(tool string, args ...string) ([]byte, error) {
 	path := filepath.Join(c.bindir, tool)
 	cmd := exec.Command(path, args...)
 	if c.asPostgres {
@@ -91,7 +91,7 @@ func (c *procCluster) run(tool string, args ...string) ([]byte, error) {
 	return out.Bytes(), err
 }
 
-func procPGBindir(t *testing.T) string {
+func pgBindir(t *testing.T) string {
 	t.Helper()
 	candidates := []string{os.Getenv("STOREGRAPH_PG_BINDIR")}
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
@@ -99,10 +99,10 @@ func procPGBindir(t *testing.T) string {
 	}
 	versioned, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	slices.SortFunc(versioned, func(a, b string) int { // newest major version first
-		return procMajor(b) - procMajor(a)
+		return pgMajor(b) - pgMajor(a)
 	})
 	for _, dir := range append(candidates, versioned...) {
-		if dir != "" && procIsFile(filepath.Join(dir, "initdb")) && procIsFile(filepath.Join(dir, "pg_ctl")) && procIsFile(filepath.Join(dir, "postgres")) {
+		if dir != "" && isRegularFile(filepath.Join(dir, "initdb")) && isRegularFile(filepath.Join(dir, "pg_ctl")) && isRegularFile(filepath.Join(dir, "postgres")) {
 			return dir
 		}
 	}
@@ -110,19 +110,19 @@ func procPGBindir(t *testing.T) string {
 	return ""
 }
 
-func procMajor(bindir string) int {
+func pgMajor(bindir string) int {
 	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(bindir)))
 	return n
 }
 
-func procIsFile(path string) bool {
+func isRegularFile(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular()
 }
 
-// procClusterDir makes the cluster's directory, owned by user postgres when the server will
+// pgClusterDir makes the cluster's directory, owned by user postgres when the server will
 // run as that user, somewhere that user can reach (TMPDIR may be under /root).
-func procClusterDir(t *testing.T, asPostgres bool) string {
+func pgClusterDir(t *testing.T, asPostgres bool) string {
 	t.Helper()
 	if !asPostgres {
 		return t.TempDir()

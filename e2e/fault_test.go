@@ -34,10 +34,10 @@ type faultProbe struct {
 }
 
 func TestPostgresOutageIsUnavailableThenRecoversWithoutRestart(t *testing.T) {
-	pg := procStartCluster(t)
-	s := procStart(t, procBuild(t, false), "DATABASE_URL="+pg.URL, "REQUEST_TIMEOUT="+faultRequestTimeout.String())
+	pg := startPGCluster(t)
+	s := startServerWith(t, "postgres", pg.URL, serverOptions{env: []string{"REQUEST_TIMEOUT=" + faultRequestTimeout.String()}, noExitCheck: true})
 	var store struct{ CreateStore struct{ ID string } }
-	s.MustGraphQL(t, &store, `mutation { createStore(input: {name: "Faults"}) { id } }`, nil)
+	s.OK(t, &store, `mutation { createStore(input: {name: "Faults"}) { id } }`, nil)
 
 	var (
 		mu       sync.Mutex
@@ -98,7 +98,7 @@ func TestPostgresOutageIsUnavailableThenRecoversWithoutRestart(t *testing.T) {
 	restart := time.Now()
 	pg.Start(t)
 	up := time.Now()
-	recovered := procEventually(20*time.Second, func() bool {
+	recovered := eventually(20*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.ContainsFunc(attempts, func(a faultAttempt) bool { return a.id != "" && a.start.After(up) })
@@ -173,7 +173,7 @@ func TestPostgresOutageIsUnavailableThenRecoversWithoutRestart(t *testing.T) {
 	// The same process served throughout: it never exited, its pid is alive, and it
 	// started serving once.
 	if s.Exited() || syscall.Kill(s.Pid, 0) != nil || strings.Count(s.Stderr(), `"msg":"serving"`) != 1 {
-		t.Fatalf("the server (pid %d) restarted or exited (%v):\n%s", s.Pid, s.err, s.Stderr())
+		t.Fatalf("the server (pid %d) restarted or exited (%v):\n%s", s.Pid, s.waitErr, s.Stderr())
 	}
 
 	// Every acknowledged write is in the database.

@@ -49,7 +49,7 @@ func TestServerAnswersHealthReadinessAndPlayground(t *testing.T) {
 		s.Stop(t)
 
 		// Logs are JSON lines.
-		logs := strings.TrimSpace(s.Logs())
+		logs := strings.TrimSpace(s.Stderr())
 		if logs == "" {
 			t.Errorf("the server logged nothing to stderr")
 		}

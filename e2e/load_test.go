@@ -40,12 +40,12 @@ type loadTally struct {
 func TestLoadOf64ClientsLosesNoWriteAndNeverFails(t *testing.T) {
 	databaseURL := storagetest.NewPostgres(t)
 	// The server runs with the race detector: a data race under load fails the test.
-	s := procStart(t, procBuild(t, true), "DATABASE_URL="+databaseURL)
+	s := startServerWith(t, "postgres", databaseURL, serverOptions{race: true, noExitCheck: true})
 
 	var stores []string
 	for i := range loadStores {
 		var out struct{ CreateStore struct{ ID string } }
-		s.MustGraphQL(t, &out, `mutation($n: String!) { createStore(input: {name: $n}) { id } }`, map[string]any{"n": fmt.Sprint("Load ", i)})
+		s.OK(t, &out, `mutation($n: String!) { createStore(input: {name: $n}) { id } }`, map[string]any{"n": fmt.Sprint("Load ", i)})
 		stores = append(stores, out.CreateStore.ID)
 	}
 
@@ -98,14 +98,14 @@ func TestLoadOf64ClientsLosesNoWriteAndNeverFails(t *testing.T) {
 		}
 	}
 
-	if code := s.Stop(t, 30*time.Second); code != 0 || strings.Contains(s.Stderr(), "DATA RACE") {
+	if code := s.Terminate(t, 30*time.Second); code != 0 || strings.Contains(s.Stderr(), "DATA RACE") {
 		t.Fatalf("server exit code %d, want 0 and no data race:\n%s", code, s.Stderr())
 	}
 }
 
 // loadClient mixes reads and writes until ctx ends. It owns the items it creates: only it
 // updates or deletes them, so it knows their exact state and checks every read of them.
-func loadClient(ctx context.Context, s *procServer, c int, stores []string, tl *loadTally) {
+func loadClient(ctx context.Context, s *server, c int, stores []string, tl *loadTally) {
 	rng := rand.New(rand.NewPCG(uint64(c), 42))
 	var (
 		ids    []string // owned, in creation order

@@ -1,5 +1,8 @@
 package e2e
 
+// The server process: TestMain builds the binary once, startServer runs it on a free port
+// for a test and stops it when the test ends.
+
 import (
 	"bytes"
 	"context"
@@ -20,13 +23,24 @@ import (
 	"github.com/storegraph/storegraph/storage/storagetest"
 )
 
-// binPath is the server binary TestMain builds from the repository root.
-var binPath string
+var (
+	// rootDir is the repository root, where the server is built.
+	rootDir string
+	// binPath is the server binary TestMain builds.
+	binPath string
+	// raceBinPath is the server built with the race detector, which raceBinary builds on
+	// first use (only the load test needs it).
+	raceBinPath string
+	raceBuild   struct {
+		once sync.Once
+		err  error
+	}
+)
 
 // Timeouts of the server's life cycle.
 const (
-	startTimeout = 10 * time.Second // from exec to /healthz answering 200
-	stopTimeout  = 5 * time.Second  // from SIGTERM to exit
+	startTimeout = 20 * time.Second // from exec to /healthz answering 200
+	stopTimeout  = 10 * time.Second // from SIGTERM to exit
 	buildTimeout = 5 * time.Minute
 )
 
@@ -35,8 +49,8 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
-	root, err := repoRoot()
-	if err != nil {
+	var err error
+	if rootDir, err = repoRoot(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
@@ -48,15 +62,39 @@ func buildAndRun(m *testing.M) int {
 	defer os.RemoveAll(dir)
 
 	binPath = filepath.Join(dir, "storegraph")
+	raceBinPath = filepath.Join(dir, "storegraph-race")
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", binPath, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go build in %s failed: %v\n%s", root, err, out)
+	if err := goBuild(ctx, binPath, false); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	return m.Run()
+}
+
+// goBuild compiles the server from the repository root into bin, with the race detector
+// when race is true.
+func goBuild(ctx context.Context, bin string, race bool) error {
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
+	cmd.Dir = rootDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s in %s failed: %v\n%s", strings.Join(args, " "), rootDir, err, out)
+	}
+	return nil
+}
+
+// raceBinary returns the race-enabled server binary, building it the first time.
+func raceBinary(t testing.TB) string {
+	t.Helper()
+	raceBuild.once.Do(func() { raceBuild.err = goBuild(context.Background(), raceBinPath, true) })
+	if raceBuild.err != nil {
+		t.Fatal(raceBuild.err)
+	}
+	return raceBinPath
 }
 
 // repoRoot is the directory of go.mod above the working directory (the e2e package).
@@ -100,6 +138,8 @@ type server struct {
 	Backend string // "postgres" or "sqlite"
 	DBURL   string
 	BaseURL string // http://127.0.0.1:PORT
+	Addr    string // 127.0.0.1:PORT
+	Pid     int
 
 	cmd     *exec.Cmd
 	stdout  *syncBuffer
@@ -111,16 +151,42 @@ type server struct {
 	stopOnce sync.Once
 }
 
+// serverOptions are the settings of startServerWith beyond backend and database.
+type serverOptions struct {
+	// env adds NAME=value settings; "$PORT" in a value stands for the server's port.
+	env []string
+	// race runs the binary built with the race detector instead of binPath.
+	race bool
+	// noExitCheck stops the server when the test ends (SIGTERM, SIGKILL after stopTimeout)
+	// without requiring exit status 0: for tests that take the exit with Wait or Terminate,
+	// or that judge the server by their own assertions only.
+	noExitCheck bool
+}
+
 // startServer runs the binary on dbURL with a free port and waits until /healthz answers.
-// The server is stopped (and its exit code checked) when t ends; its logs are printed if t
-// failed. env adds NAME=value settings.
+// The server is stopped (and its exit code checked, see Stop) when t ends; its logs are
+// printed if t failed. env adds NAME=value settings.
 func startServer(t testing.TB, backend, dbURL string, env ...string) *server {
 	t.Helper()
+	return startServerWith(t, backend, dbURL, serverOptions{env: env})
+}
+
+// startServerWith is startServer with more options.
+func startServerWith(t testing.TB, backend, dbURL string, o serverOptions) *server {
+	t.Helper()
+	bin := binPath
+	if o.race {
+		bin = raceBinary(t)
+	}
 	for attempt := 1; ; attempt++ {
-		s, err := tryStartServer(t, backend, dbURL, env)
+		s, err := tryStartServer(t, bin, backend, dbURL, o.env)
 		if err == nil {
 			t.Cleanup(func() {
-				s.Stop(t)
+				if o.noExitCheck {
+					s.halt()
+				} else {
+					s.Stop(t)
+				}
 				if t.Failed() {
 					t.Logf("%s server logs (stderr):\n%s", s.Backend, s.stderr)
 				}
@@ -136,26 +202,30 @@ func startServer(t testing.TB, backend, dbURL string, env ...string) *server {
 	}
 }
 
-func tryStartServer(t testing.TB, backend, dbURL string, env []string) (*server, error) {
+func tryStartServer(t testing.TB, bin, backend, dbURL string, env []string) (*server, error) {
 	port := freePort(t)
 	s := &server{
 		Backend: backend,
 		DBURL:   dbURL,
 		BaseURL: "http://127.0.0.1:" + port,
+		Addr:    "127.0.0.1:" + port,
 		stdout:  &syncBuffer{},
 		stderr:  &syncBuffer{},
 		exited:  make(chan struct{}),
 		http:    newHTTPClient(),
 	}
-	s.cmd = exec.Command(binPath)
+	s.cmd = exec.Command(bin)
 	s.cmd.Dir = t.TempDir() // the default SQLite file, if anything, lands here
 	s.cmd.Env = append(baseEnv(), "DATABASE_URL="+dbURL, "PORT="+port)
-	s.cmd.Env = append(s.cmd.Env, env...)
+	for _, kv := range env {
+		s.cmd.Env = append(s.cmd.Env, strings.ReplaceAll(kv, "$PORT", port))
+	}
 	s.cmd.Stdout = s.stdout
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", binPath, err)
+		t.Fatalf("start %s: %v", bin, err)
 	}
+	s.Pid = s.cmd.Process.Pid
 	go func() {
 		s.waitErr = s.cmd.Wait()
 		close(s.exited)
@@ -164,10 +234,8 @@ func tryStartServer(t testing.TB, backend, dbURL string, env []string) (*server,
 	deadline := time.Now().Add(startTimeout)
 	probe := &http.Client{Timeout: time.Second}
 	for {
-		select {
-		case <-s.exited:
+		if s.Exited() {
 			return s, fmt.Errorf("the server exited during start-up: %v", s.waitErr)
-		default:
 		}
 		resp, err := probe.Get(s.BaseURL + "/healthz")
 		if err == nil {
@@ -185,33 +253,89 @@ func tryStartServer(t testing.TB, backend, dbURL string, env []string) (*server,
 	}
 }
 
+// Exited reports whether the process has ended.
+func (s *server) Exited() bool {
+	select {
+	case <-s.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// exitWithin waits up to d for the process to end and reports whether it did.
+func (s *server) exitWithin(d time.Duration) bool {
+	select {
+	case <-s.exited:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// sigterm closes the client's idle connections and asks the server to stop.
+func (s *server) sigterm() error {
+	s.http.CloseIdleConnections()
+	return s.cmd.Process.Signal(syscall.SIGTERM)
+}
+
 // Stop sends SIGTERM and fails t unless the server exits with status 0 within stopTimeout.
 // Only the first call does anything.
 func (s *server) Stop(t testing.TB) {
 	t.Helper()
 	s.stopOnce.Do(func() {
-		select {
-		case <-s.exited: // died by itself (or was killed by a failed start)
+		if s.Exited() { // died by itself (or was killed by a failed start)
 			if s.waitErr != nil {
 				t.Errorf("%s server had already exited: %v", s.Backend, s.waitErr)
 			}
 			return
-		default:
 		}
-		s.http.CloseIdleConnections()
-		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := s.sigterm(); err != nil {
 			t.Errorf("SIGTERM: %v", err)
 		}
-		select {
-		case <-s.exited:
-			if s.waitErr != nil {
-				t.Errorf("%s server exited with %v after SIGTERM, want exit status 0", s.Backend, s.waitErr)
-			}
-		case <-time.After(stopTimeout):
+		if !s.exitWithin(stopTimeout) {
 			s.kill()
 			t.Errorf("%s server did not exit within %v of SIGTERM; killed it", s.Backend, stopTimeout)
+			return
+		}
+		if s.waitErr != nil {
+			t.Errorf("%s server exited with %v after SIGTERM, want exit status 0", s.Backend, s.waitErr)
 		}
 	})
+}
+
+// halt stops the server if it still runs, without judging how it ends: SIGTERM, and
+// SIGKILL if it has not exited within stopTimeout.
+func (s *server) halt() {
+	s.http.CloseIdleConnections()
+	if s.Exited() {
+		return
+	}
+	_ = s.sigterm()
+	if !s.exitWithin(stopTimeout) {
+		s.kill()
+	}
+}
+
+// Terminate sends SIGTERM and returns the exit code, or fails the test if the process is
+// still running after within.
+func (s *server) Terminate(t testing.TB, within time.Duration) int {
+	t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	return s.Wait(t, within)
+}
+
+// Wait waits for the process to exit by itself and returns its exit code.
+func (s *server) Wait(t testing.TB, within time.Duration) int {
+	t.Helper()
+	if !s.exitWithin(within) {
+		t.Fatalf("server still running %v after being asked to stop:\n%s", within, s.stderr)
+	}
+	code, ok := exitCode(s.waitErr)
+	if !ok {
+		t.Fatalf("wait: %v", s.waitErr)
+	}
+	return code
 }
 
 func (s *server) kill() {
@@ -219,8 +343,21 @@ func (s *server) kill() {
 	<-s.exited
 }
 
-// Logs returns what the server has written to stderr so far.
-func (s *server) Logs() string { return s.stderr.String() }
+// exitCode is the exit status that err, from exec.Cmd's Wait or Run, reports; ok is false
+// when err is about something else.
+func exitCode(err error) (code int, ok bool) {
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.As(err, &exitErr):
+		return exitErr.ExitCode(), true
+	}
+	return 0, false
+}
+
+// Stderr returns what the server has written to stderr (its logs) so far.
+func (s *server) Stderr() string { return s.stderr.String() }
 
 // baseEnv is the test's environment without the settings of the server, which each test
 // chooses itself.
@@ -229,7 +366,7 @@ func baseEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "DATABASE_URL", "PORT", "GRAPHQL_INTROSPECTION", "SHUTDOWN_TIMEOUT":
+		case "DATABASE_URL", "PORT", "GRAPHQL_INTROSPECTION", "SHUTDOWN_TIMEOUT", "LOG_LEVEL":
 			continue
 		}
 		env = append(env, kv)
@@ -249,26 +386,13 @@ func freePort(t testing.TB) string {
 	return port
 }
 
-// newHTTPClient has a bounded timeout and enough idle connections for the concurrency tests.
+// newHTTPClient has a bounded timeout and enough connections for the concurrency and load
+// tests.
 func newHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
-	return &http.Client{Timeout: 30 * time.Second, Transport: tr}
-}
-
-// get fetches a path of the server and returns status, headers and body.
-func (s *server) get(t testing.TB, path string) (int, http.Header, string) {
-	t.Helper()
-	resp, err := s.http.Get(s.BaseURL + path)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: read body: %v", path, err)
-	}
-	return resp.StatusCode, resp.Header, string(body)
+	tr.MaxIdleConnsPerHost = 128
+	tr.MaxConnsPerHost = 128
+	return &http.Client{Timeout: 60 * time.Second, Transport: tr}
 }
 
 // runBinary runs the server binary to completion with extra environment and arguments and
@@ -286,13 +410,8 @@ func runBinary(t testing.TB, env []string, args ...string) (stdout, stderr strin
 	if ctx.Err() != nil {
 		t.Fatalf("storegraph %s did not finish within 30s; stderr:\n%s", strings.Join(args, " "), errOut.String())
 	}
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-		code = 0
-	case errors.As(err, &exitErr):
-		code = exitErr.ExitCode()
-	default:
+	code, ok := exitCode(err)
+	if !ok {
 		t.Fatalf("run storegraph %s: %v", strings.Join(args, " "), err)
 	}
 	return out.String(), errOut.String(), code
@@ -317,4 +436,14 @@ func eachDatabase(t *testing.T, fn func(t *testing.T, backend, dbURL string)) {
 			fn(t, b.Name, b.New(t))
 		})
 	}
+}
+
+// eventually polls cond until it holds or d has passed.
+func eventually(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
 }

@@ -31,7 +31,7 @@ func shutdownSetup(t *testing.T, grace string) *shutdownScene {
 	q := u.Query()
 	q.Set("application_name", appName)
 	u.RawQuery = q.Encode()
-	s := procStart(t, procBuild(t, false), "DATABASE_URL="+u.String(), "SHUTDOWN_TIMEOUT="+grace)
+	s := startServerWith(t, "postgres", u.String(), serverOptions{env: []string{"SHUTDOWN_TIMEOUT=" + grace}, noExitCheck: true})
 
 	admin, err := sql.Open("pgx", u.String())
 	if err != nil {
@@ -52,7 +52,7 @@ func shutdownSetup(t *testing.T, grace string) *shutdownScene {
 		r, err := s.GraphQL(context.Background(), `mutation { createStore(input: {name: "Late"}) { name } }`, nil)
 		sc.result <- shutdownResult{r, err}
 	}()
-	if !procEventually(10*time.Second, func() bool { return sc.waiting(t) == 1 }) {
+	if !eventually(10*time.Second, func() bool { return sc.waiting(t) == 1 }) {
 		t.Fatal("the mutation never waited for the lock")
 	}
 	return sc
@@ -60,7 +60,7 @@ func shutdownSetup(t *testing.T, grace string) *shutdownScene {
 
 // shutdownScene is a server with one request blocked on a lock the test holds.
 type shutdownScene struct {
-	s       *procServer
+	s       *server
 	admin   *sql.DB // the test's own connections to the server's schema
 	release func()  // releases the lock
 	appName string
@@ -68,7 +68,7 @@ type shutdownScene struct {
 }
 
 type shutdownResult struct {
-	resp *procResponse
+	resp *rawResponse
 	err  error
 }
 
@@ -89,7 +89,7 @@ func TestSIGTERMLetsTheInFlightRequestFinishThenExitsZero(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	refused := procEventually(5*time.Second, func() bool {
+	refused := eventually(5*time.Second, func() bool {
 		conn, err := net.DialTimeout("tcp", s.Addr, time.Second)
 		if err == nil {
 			conn.Close()
@@ -106,7 +106,7 @@ func TestSIGTERMLetsTheInFlightRequestFinishThenExitsZero(t *testing.T) {
 	default:
 	}
 	if s.Exited() {
-		t.Fatalf("the server exited with a request in flight: %v", s.err)
+		t.Fatalf("the server exited with a request in flight: %v", s.waitErr)
 	}
 
 	sc.release()
@@ -148,7 +148,7 @@ func TestShutdownGivesUpOnARequestThatOutlastsTheGracePeriod(t *testing.T) {
 	}
 	// Its statement was cancelled in Postgres, which would otherwise have run it once the
 	// lock was free, for a client long gone.
-	if !procEventually(2*time.Second, func() bool { return sc.waiting(t) == 0 }) {
+	if !eventually(2*time.Second, func() bool { return sc.waiting(t) == 0 }) {
 		t.Fatal("statements of the stopped server still wait for the lock")
 	}
 	sc.release()

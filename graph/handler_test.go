@@ -1,31 +1,17 @@
 package graph
 
 import (
-	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/storegraph/storegraph/storage"
 )
 
 func TestHandlerRefusesRequestsNoTransportTakes(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := storage.Open(context.Background(), "sqlite::memory:", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h := NewHandler(db, log, Options{MaxBodyBytes: 1 << 20})
+	h := newTestHandler(t, Options{MaxBodyBytes: 1 << 20})
 
 	get := func(query string, operationName ...string) *http.Request {
 		params := url.Values{"query": {query}, "operationName": operationName}
@@ -71,16 +57,7 @@ func TestHandlerRefusesRequestsNoTransportTakes(t *testing.T) {
 }
 
 func TestAutomaticPersistedQueries(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := storage.Open(context.Background(), "sqlite::memory:", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h := NewHandler(db, log, Options{})
+	h := newTestHandler(t, Options{})
 
 	const query = "{ stores { totalCount } }"
 	hash := fmt.Sprintf("%x", sha256.Sum256([]byte(query)))

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,16 +23,8 @@ type catalogue struct {
 func newCatalogue(t *testing.T, url string) *catalogue {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := storage.Open(ctx, url, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c := &catalogue{handler: NewHandler(db, log, Options{})}
+	db := newTestDB(t, url)
+	c := &catalogue{handler: NewHandler(db, discardLog(), Options{})}
 	for i := range 50 {
 		s, err := db.CreateStore(ctx, fmt.Sprintf("Store %02d", i))
 		if err != nil {
@@ -47,6 +37,7 @@ func newCatalogue(t *testing.T, url string) *catalogue {
 			}
 		}
 	}
+	var err error
 	if c.empty, err = db.CreateStore(ctx, "Empty"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,29 +2,16 @@ package graph
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/storegraph/storegraph/storage"
 )
 
 func TestRequestInfoRecordsOperationAndErrorCodes(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := storage.Open(context.Background(), "sqlite::memory:", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h := NewHandler(db, log, Options{MaxBodyBytes: 1 << 20})
+	h := newTestHandler(t, Options{MaxBodyBytes: 1 << 20})
 
 	tests := []struct {
 		name        string

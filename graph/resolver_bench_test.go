@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,15 +23,7 @@ func BenchmarkResolverPath(b *testing.B) {
 
 func benchmarkResolverPath(b *testing.B, url string) {
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := storage.Open(ctx, url, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	db := newTestDB(b, url)
 	for i := range 20 {
 		s, err := db.CreateStore(ctx, fmt.Sprintf("Store %d", i))
 		if err != nil {
@@ -45,7 +35,7 @@ func benchmarkResolverPath(b *testing.B, url string) {
 			}
 		}
 	}
-	h := NewHandler(db, log, Options{Introspection: true}) // as served by default
+	h := NewHandler(db, discardLog(), Options{Introspection: true}) // as served by default
 
 	for _, bc := range []struct{ name, query string }{
 		{"point", `{ item(id: "7") { name price } }`},

@@ -1,32 +1,12 @@
 package graph
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/storegraph/storegraph/storage"
 )
-
-// newTestHandler is the GraphQL endpoint on an empty in-memory database.
-func newTestHandler(t *testing.T, opts Options) http.Handler {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := storage.Open(context.Background(), "sqlite::memory:", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return NewHandler(db, log, opts)
-}
 
 // exchange is one request and the response it must get.
 type exchange struct {
