@@ -122,7 +122,7 @@ func envOr(name, fallback string) string {
 // BENCHMARKS.md for the measurements behind the numbers.
 const (
 	defaultGOGC       = 100
-	defaultGOMEMLIMIT = 100 << 20
+	defaultGOMEMLIMIT = 120 << 20
 )
 
 func main() {

@@ -191,15 +191,7 @@ func (pt ItemPatch) apply(it *Item) bool {
 
 // GetItem returns the item with the given id, or a *NotFoundError.
 func (db *DB) GetItem(ctx context.Context, id int64) (*Item, error) {
-	var it Item
-	if err := db.repo.Find(ctx, &it, rel.Eq("id", id)); err != nil {
-		if isNotFound(err) {
-			return nil, errItemNotFound
-		}
-		return nil, fmt.Errorf("get item %d: %w", id, classify(ctx, err))
-	}
-	it.normalize()
-	return &it, nil
+	return getByID[Item](ctx, db, "items", itemColumns, id, errItemNotFound)
 }
 
 // ListItems returns one page of items.

@@ -53,3 +53,22 @@ func queryRows[T any, PT interface {
 	}
 	return rows, nil
 }
+
+// getByID returns the row of table with the given id, or notFound.
+func getByID[T any, PT interface {
+	*T
+	row
+}](ctx context.Context, db *DB, table, columns string, id int64, notFound error) (PT, error) {
+	st := db.statement()
+	st.write("SELECT ", columns, " FROM ", table, " WHERE id = ", st.arg(id))
+	rows, err := queryRows[T, PT](ctx, db, st)
+	if err != nil {
+		return nil, fmt.Errorf("get %s %d: %w", table, id, classify(ctx, err))
+	}
+	if len(rows) == 0 {
+		return nil, notFound
+	}
+	r := PT(&rows[0])
+	r.normalize()
+	return r, nil
+}

@@ -60,15 +60,7 @@ func (f StoreFilter) where() (conditions, error) {
 
 // GetStore returns the store with the given id, or a *NotFoundError.
 func (db *DB) GetStore(ctx context.Context, id int64) (*Store, error) {
-	var s Store
-	if err := db.repo.Find(ctx, &s, rel.Eq("id", id)); err != nil {
-		if isNotFound(err) {
-			return nil, errStoreNotFound
-		}
-		return nil, fmt.Errorf("get store %d: %w", id, classify(ctx, err))
-	}
-	s.normalize()
-	return &s, nil
+	return getByID[Store](ctx, db, "stores", storeColumns, id, errStoreNotFound)
 }
 
 // ListStores returns one page of stores.
