@@ -41,6 +41,7 @@ func benchmarkResolverPath(b *testing.B, url string) {
 		{"point", `{ item(id: "7") { name price } }`},
 		{"nested", `{ stores(first: 20) { nodes { name items(first: 20) { nodes { name price } } } } }`},
 		{"page", `{ items(first: 20, orderBy: {field: PRICE}) { edges { cursor node { name } } pageInfo { hasNextPage } } }`},
+		{"write", `mutation { createItem(input: {name: "Bench", price: 9.99, storeId: "1"}) { id } }`},
 	} {
 		body, _ := json.Marshal(map[string]string{"query": bc.query})
 		b.Run(bc.name, func(b *testing.B) {
