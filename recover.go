@@ -14,7 +14,7 @@ import (
 // would drop the connection without an answer.
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tw := &writeTracker{ResponseWriter: w}
+		rec := &responseRecorder{ResponseWriter: w}
 		defer func() {
 			p := recover()
 			if p == nil {
@@ -24,32 +24,13 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 				panic(p)
 			}
 			log.ErrorContext(r.Context(), "handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			if tw.wrote {
+			if rec.status != 0 {
 				// Part of the answer is out: abort the connection, so that the client
 				// sees a broken response rather than a truncated one.
 				panic(http.ErrAbortHandler)
 			}
 			graph.WriteError(w, r, http.StatusInternalServerError, "internal error", graph.CodeInternal)
 		}()
-		next.ServeHTTP(tw, r)
+		next.ServeHTTP(rec, r)
 	})
 }
-
-// writeTracker notes whether anything of the response has been written.
-type writeTracker struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (t *writeTracker) WriteHeader(status int) {
-	t.wrote = true
-	t.ResponseWriter.WriteHeader(status)
-}
-
-func (t *writeTracker) Write(b []byte) (int, error) {
-	t.wrote = true
-	return t.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
-func (t *writeTracker) Unwrap() http.ResponseWriter { return t.ResponseWriter }

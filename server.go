@@ -272,7 +272,7 @@ func routes(cfg config, db *storage.DB, log *slog.Logger) http.Handler {
 func accessLog(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &responseRecorder{ResponseWriter: w}
 		var info graph.RequestInfo
 		next.ServeHTTP(rec, r.WithContext(graph.WithRequestInfo(r.Context(), &info)))
 		elapsed := time.Since(start)
@@ -281,24 +281,11 @@ func accessLog(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 			slog.String("path", r.URL.Path),
 			slog.String("operation", info.Operation),
 			slog.Int64("statements", info.Statements),
-			slog.Int("status", rec.status),
+			slog.Int("status", rec.Status()),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 		)
 		if r.URL.Path == "/graphql" {
-			m.observe(&info, rec.status, elapsed)
+			m.observe(&info, rec.Status(), elapsed)
 		}
 	})
 }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(status int) {
-	r.status = status
-	r.ResponseWriter.WriteHeader(status)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
