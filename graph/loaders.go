@@ -22,6 +22,7 @@ import (
 // own timed batching then serves only lone parents (store(id) { items }, say).
 type loaders struct {
 	db     *storage.DB
+	ready  sync.Once // the rest is made on first use: most requests never nest
 	stores *dataloadgen.Loader[int64, *storage.Store]
 
 	mu          sync.Mutex
@@ -52,16 +53,19 @@ type groupLoad struct {
 const batchWait = time.Millisecond
 
 func newLoaders(db *storage.DB) *loaders {
-	return &loaders{
-		db:          db,
-		stores:      dataloadgen.NewMappedLoader(db.GetStores, dataloadgen.WithWait(batchWait)),
-		storeGroups: map[int64]*group{},
-		itemGroups:  map[int64]*group{},
-		known:       map[int64]bool{},
-		itemPages:   map[string]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]{},
-		itemCounts:  map[string]*dataloadgen.Loader[int64, int]{},
-		done:        map[groupKey]*groupLoad{},
-	}
+	return &loaders{db: db}
+}
+
+func (l *loaders) init() {
+	l.ready.Do(func() {
+		l.stores = dataloadgen.NewMappedLoader(l.db.GetStores, dataloadgen.WithWait(batchWait))
+		l.storeGroups = map[int64]*group{}
+		l.itemGroups = map[int64]*group{}
+		l.known = map[int64]bool{}
+		l.itemPages = map[string]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]{}
+		l.itemCounts = map[string]*dataloadgen.Loader[int64, int]{}
+		l.done = map[groupKey]*groupLoad{}
+	})
 }
 
 type loadersKey struct{}
@@ -81,6 +85,7 @@ func loadersFor(ctx context.Context, db *storage.DB) *loaders {
 
 // addStorePage registers a page of stores as siblings and primes the store loader.
 func (l *loaders) addStorePage(stores []*storage.Store) {
+	l.init()
 	g := &group{storeIDs: make([]int64, len(stores))}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -94,6 +99,7 @@ func (l *loaders) addStorePage(stores []*storage.Store) {
 
 // addItemPage registers a page of items as siblings for loading their stores.
 func (l *loaders) addItemPage(items []*storage.Item) {
+	l.init()
 	g := &group{}
 	seen := map[int64]bool{}
 	l.mu.Lock()
@@ -123,6 +129,7 @@ func (l *loaders) loadGroup(k groupKey, load func() error) error {
 
 // store returns an item's store.
 func (l *loaders) store(ctx context.Context, it *storage.Item) (*storage.Store, error) {
+	l.init()
 	l.mu.Lock()
 	g := l.itemGroups[it.ID]
 	l.mu.Unlock()
@@ -165,6 +172,7 @@ func (l *loaders) store(ctx context.Context, it *storage.Item) (*storage.Store, 
 
 // items returns one store's page of items.
 func (l *loaders) items(ctx context.Context, storeID int64, f storage.ItemFilter, o storage.Order, p storage.PageArgs) (storage.Page[*storage.Item], error) {
+	l.init()
 	args := fmt.Sprintf("%s|%s", filterKey(f), pageKey(o, p))
 	l.mu.Lock()
 	loader, ok := l.itemPages[args]
@@ -194,6 +202,7 @@ func (l *loaders) items(ctx context.Context, storeID int64, f storage.ItemFilter
 
 // itemCount counts one store's items that match f.
 func (l *loaders) itemCount(ctx context.Context, storeID int64, f storage.ItemFilter) (int, error) {
+	l.init()
 	args := filterKey(f)
 	l.mu.Lock()
 	loader, ok := l.itemCounts[args]
