@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"sync"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/storegraph/storegraph/storage"
 )
@@ -62,13 +60,7 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 		// gqlgen answers requests no transport takes with an uncoded "transport not
 		// supported"; refuse them here with the status and code that say what to change.
 		switch r.Method {
-		case http.MethodGet:
-			if isMutation(r.URL.Query()) {
-				// GET must stay safe to repeat and cache (GraphQL over HTTP).
-				w.Header().Set("Allow", http.MethodPost)
-				WriteError(w, r, http.StatusMethodNotAllowed, "Mutations must be sent with POST.", CodeMethodNotAllowed)
-				return
-			}
+		case http.MethodGet: // httpTransport refuses mutations once it has parsed the query
 		case http.MethodPost:
 			// A malformed parameter still yields the media type, but gqlgen's POST transport
 			// refuses it (uncoded), so it is refused here.
@@ -92,17 +84,6 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 			info.Statements = statements.Count()
 		}
 	})
-}
-
-// isMutation reports whether a GET request asks for a mutation (or subscription). A query
-// that does not parse is left to gqlgen, which reports the syntax error.
-func isMutation(params url.Values) bool {
-	doc, err := parser.ParseQuery(&ast.Source{Input: params.Get("query")})
-	if err != nil {
-		return false
-	}
-	op := doc.Operations.ForName(params.Get("operationName"))
-	return op != nil && op.Operation != ast.Query
 }
 
 // WriteError answers a request that never reaches GraphQL execution with one coded error,

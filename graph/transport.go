@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -66,6 +67,13 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 			Errors     gqlerror.List  `json:"errors"`
 			Extensions map[string]any `json:"extensions,omitempty"`
 		}{resp.Errors, resp.Extensions})
+		return
+	}
+	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
+		// GET must stay safe to repeat and cache. The document was parsed (through the query
+		// cache) to find the operation; refuse a mutation with the method that works.
+		w.Header().Set("Allow", http.MethodPost)
+		writeErrorAs(w, r, mediaType, http.StatusMethodNotAllowed, "Mutations must be sent with POST.", CodeMethodNotAllowed)
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
