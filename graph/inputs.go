@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"context"
+	"errors"
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -20,6 +22,31 @@ func parseID(field, id string) (int64, error) {
 
 // formatID writes a database id as a GraphQL ID.
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// getByID serves store(id:) and item(id:): an id with no row is null, not an error.
+func getByID[T any](ctx context.Context, id string, get func(context.Context, int64) (*T, error)) (*T, error) {
+	n, err := parseID("id", id)
+	if err != nil {
+		return nil, err
+	}
+	v, err := get(ctx, n)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// deleteByID serves deleteStore and deleteItem, which answer with the deleted id.
+func deleteByID(ctx context.Context, id string, del func(context.Context, int64) error) (string, error) {
+	n, err := parseID("id", id)
+	if err != nil {
+		return "", err
+	}
+	if err := del(ctx, n); err != nil {
+		return "", err
+	}
+	return formatID(n), nil
+}
 
 // optionalID parses an omittable ID; null and absent both mean "not given".
 func optionalID(field string, id graphql.Omittable[*string]) (*int64, error) {

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 
 	"github.com/storegraph/storegraph/graph/model"
 	"github.com/storegraph/storegraph/storage"
@@ -42,14 +41,7 @@ func (r *mutationResolver) UpdateStore(ctx context.Context, id string, input mod
 
 // DeleteStore is the resolver for the deleteStore field.
 func (r *mutationResolver) DeleteStore(ctx context.Context, id string) (string, error) {
-	storeID, err := parseID("id", id)
-	if err != nil {
-		return "", err
-	}
-	if err := r.DB.DeleteStore(ctx, storeID); err != nil {
-		return "", err
-	}
-	return formatID(storeID), nil
+	return deleteByID(ctx, id, r.DB.DeleteStore)
 }
 
 // CreateItem is the resolver for the createItem field.
@@ -77,27 +69,12 @@ func (r *mutationResolver) UpdateItem(ctx context.Context, id string, input mode
 
 // DeleteItem is the resolver for the deleteItem field.
 func (r *mutationResolver) DeleteItem(ctx context.Context, id string) (string, error) {
-	itemID, err := parseID("id", id)
-	if err != nil {
-		return "", err
-	}
-	if err := r.DB.DeleteItem(ctx, itemID); err != nil {
-		return "", err
-	}
-	return formatID(itemID), nil
+	return deleteByID(ctx, id, r.DB.DeleteItem)
 }
 
 // Store is the resolver for the store field.
 func (r *queryResolver) Store(ctx context.Context, id string) (*storage.Store, error) {
-	storeID, err := parseID("id", id)
-	if err != nil {
-		return nil, err
-	}
-	s, err := r.DB.GetStore(ctx, storeID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil
-	}
-	return s, err
+	return getByID(ctx, id, r.DB.GetStore)
 }
 
 // Stores is the resolver for the stores field.
@@ -113,15 +90,7 @@ func (r *queryResolver) Stores(ctx context.Context, first *int, after *string, l
 
 // Item is the resolver for the item field.
 func (r *queryResolver) Item(ctx context.Context, id string) (*storage.Item, error) {
-	itemID, err := parseID("id", id)
-	if err != nil {
-		return nil, err
-	}
-	it, err := r.DB.GetItem(ctx, itemID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil
-	}
-	return it, err
+	return getByID(ctx, id, r.DB.GetItem)
 }
 
 // Items is the resolver for the items field.
