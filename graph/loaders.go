@@ -173,58 +173,46 @@ func (l *loaders) store(ctx context.Context, it *storage.Item) (*storage.Store, 
 // items returns one store's page of items.
 func (l *loaders) items(ctx context.Context, storeID int64, f storage.ItemFilter, o storage.Order, p storage.PageArgs) (storage.Page[*storage.Item], error) {
 	l.init()
-	args := fmt.Sprintf("%s|%s", filterKey(f), pageKey(o, p))
-	l.mu.Lock()
-	loader, ok := l.itemPages[args]
-	if !ok {
-		loader = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]storage.Page[*storage.Item], error) {
+	return byStore(ctx, l, l.itemPages, "Store.items", filterKey(f)+"|"+pageKey(o, p), storeID,
+		func(ctx context.Context, ids []int64) (map[int64]storage.Page[*storage.Item], error) {
 			return l.db.ListItemsByStore(ctx, ids, f, o, p)
-		}, dataloadgen.WithWait(batchWait))
-		l.itemPages[args] = loader
-	}
-	g := l.storeGroups[storeID]
-	l.mu.Unlock()
-
-	if g != nil {
-		err := l.loadGroup(groupKey{field: "Store.items", args: args, g: g}, func() error {
-			pages, err := l.db.ListItemsByStore(ctx, g.storeIDs, f, o, p)
-			for id, page := range pages {
-				loader.Prime(id, page)
-			}
-			return err
 		})
-		if err != nil {
-			return storage.Page[*storage.Item]{}, err
-		}
-	}
-	return loader.Load(ctx, storeID)
 }
 
 // itemCount counts one store's items that match f.
 func (l *loaders) itemCount(ctx context.Context, storeID int64, f storage.ItemFilter) (int, error) {
 	l.init()
-	args := filterKey(f)
-	l.mu.Lock()
-	loader, ok := l.itemCounts[args]
-	if !ok {
-		loader = dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64]int, error) {
+	return byStore(ctx, l, l.itemCounts, "ItemConnection.totalCount", filterKey(f), storeID,
+		func(ctx context.Context, ids []int64) (map[int64]int, error) {
 			return l.db.CountItemsByStore(ctx, ids, f)
-		}, dataloadgen.WithWait(batchWait))
-		l.itemCounts[args] = loader
+		})
+}
+
+// byStore returns one store's value of a read that fetch does for many stores at once. A
+// store listed in a page is served by one fetch for its whole sibling group; a lone store by
+// the loader for these arguments (args), which batches whatever lone stores ask together.
+func byStore[V any](ctx context.Context, l *loaders, loaders map[string]*dataloadgen.Loader[int64, V], field, args string, storeID int64,
+	fetch func(context.Context, []int64) (map[int64]V, error)) (V, error) {
+	l.mu.Lock()
+	loader, ok := loaders[args]
+	if !ok {
+		loader = dataloadgen.NewMappedLoader(fetch, dataloadgen.WithWait(batchWait))
+		loaders[args] = loader
 	}
 	g := l.storeGroups[storeID]
 	l.mu.Unlock()
 
 	if g != nil {
-		err := l.loadGroup(groupKey{field: "ItemConnection.totalCount", args: args, g: g}, func() error {
-			counts, err := l.db.CountItemsByStore(ctx, g.storeIDs, f)
-			for id, n := range counts {
-				loader.Prime(id, n)
+		err := l.loadGroup(groupKey{field: field, args: args, g: g}, func() error {
+			values, err := fetch(ctx, g.storeIDs)
+			for id, v := range values {
+				loader.Prime(id, v)
 			}
 			return err
 		})
 		if err != nil {
-			return 0, err
+			var zero V
+			return zero, err
 		}
 	}
 	return loader.Load(ctx, storeID)
