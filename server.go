@@ -40,11 +40,9 @@ type config struct {
 
 func loadConfig() (config, error) {
 	c := config{
-		port:            envOr("PORT", "8080"),
-		databaseURL:     os.Getenv("DATABASE_URL"),
-		introspection:   true,
-		shutdownTimeout: 15 * time.Second,
-		requestTimeout:  10 * time.Second,
+		port:          envOr("PORT", "8080"),
+		databaseURL:   os.Getenv("DATABASE_URL"),
+		introspection: true,
 	}
 	if _, err := strconv.ParseUint(c.port, 10, 16); err != nil {
 		return c, fmt.Errorf("PORT=%q is not a port number", c.port)
@@ -56,31 +54,22 @@ func loadConfig() (config, error) {
 		}
 		c.introspection = b
 	}
-	if v := os.Getenv("SHUTDOWN_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return c, fmt.Errorf("SHUTDOWN_TIMEOUT=%q is not a positive duration such as 15s", v)
-		}
-		c.shutdownTimeout = d
-	}
 	var err error
+	if c.shutdownTimeout, err = envDuration("SHUTDOWN_TIMEOUT", 15*time.Second, "15s"); err != nil {
+		return c, err
+	}
+	if c.requestTimeout, err = envDuration("REQUEST_TIMEOUT", 10*time.Second, "10s"); err != nil {
+		return c, err
+	}
 	if c.pool.MaxOpen, err = envInt("DB_MAX_CONNS"); err != nil {
 		return c, err
 	}
 	if c.pool.MaxIdle, err = envInt("DB_MAX_IDLE_CONNS"); err != nil {
 		return c, err
 	}
-	if v := os.Getenv("DB_CONN_MAX_LIFETIME"); v != "" {
-		if c.pool.MaxLifetime, err = time.ParseDuration(v); err != nil || c.pool.MaxLifetime <= 0 {
-			return c, fmt.Errorf("DB_CONN_MAX_LIFETIME=%q is not a positive duration such as 30m", v)
-		}
-	}
-	if v := os.Getenv("REQUEST_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return c, fmt.Errorf("REQUEST_TIMEOUT=%q is not a positive duration such as 10s", v)
-		}
-		c.requestTimeout = d
+	// Zero leaves the pool's own default (storage.Pool).
+	if c.pool.MaxLifetime, err = envDuration("DB_CONN_MAX_LIFETIME", 0, "30m"); err != nil {
+		return c, err
 	}
 	if v := os.Getenv("LOG_LEVEL"); v != "" {
 		if err := c.logLevel.UnmarshalText([]byte(v)); err != nil {
@@ -107,6 +96,20 @@ func envInt(name string) (int, error) {
 		return 0, fmt.Errorf("%s=%q is not a positive whole number", name, v)
 	}
 	return n, nil
+}
+
+// envDuration reads a positive duration, or returns fallback when the variable is unset;
+// example shows the form in the error message.
+func envDuration(name string, fallback time.Duration, example string) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q is not a positive duration such as %s", name, v, example)
+	}
+	return d, nil
 }
 
 func envOr(name, fallback string) string {
