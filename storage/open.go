@@ -17,7 +17,10 @@ import (
 	"github.com/go-rel/postgres"
 	"github.com/go-rel/rel"
 	"github.com/go-rel/sqlite3"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Dialect names the SQL database behind a DB.
@@ -76,8 +79,8 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, pool ...Poo
 	switch dialect {
 	case Postgres:
 		// postgres.Open would look for the lib/pq driver; open pgx ourselves.
-		if sqlDB, err = sql.Open("pgx", dsn); err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
+		if sqlDB, err = openPostgres(dsn); err != nil {
+			return nil, err
 		}
 		sizePool(sqlDB, pool, 20)
 		adapter = postgres.New(sqlDB)
@@ -107,6 +110,24 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, pool ...Poo
 		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
 	}
 	return db, nil
+}
+
+// openPostgres opens a pgx pool whose cancelled statements are cancelled in Postgres too.
+// By default pgx only drops the connection when a context ends, and a backend waiting for a
+// lock does not notice that: it would run the statement later, for a client long gone (a
+// request cut short by its timeout or by shutdown could still commit). A CancelRequest
+// stops it, and the statement returns only once Postgres has said so.
+func openPostgres(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors quote the URL, password redacted only on a best-effort basis.
+		return nil, fmt.Errorf("%w: postgres URL parameters not understood", ErrUnsupportedURL)
+	}
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		// The deadline bounds the wait for a server that does not answer the cancel.
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: time.Second}
+	}
+	return stdlib.OpenDB(*cfg), nil
 }
 
 func sizePool(db *sql.DB, pool []Pool, defaultOpen int) {

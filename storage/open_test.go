@@ -22,6 +22,7 @@ func TestOpenRefusesUnknownURLsWithoutLeakingThem(t *testing.T) {
 		{"s3cret", `unsupported DATABASE_URL: scheme "(none)" (want postgres://, postgresql:// or sqlite:PATH)`},
 		{"sqlite:", "unsupported DATABASE_URL: sqlite: needs a file path or :memory:"},
 		{"postgres://u:s3cret@host:port/db", "unsupported DATABASE_URL: malformed postgres URL"},
+		{"postgres://u:s3cret@host/db?sslmode=sometimes", "unsupported DATABASE_URL: postgres URL parameters not understood"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.wantMsg, func(t *testing.T) {

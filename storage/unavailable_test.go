@@ -128,6 +128,10 @@ func TestWriteBlockedByALockIsUnavailable(t *testing.T) {
 		t.Run(tt.backend.Name, func(t *testing.T) {
 			t.Parallel()
 			url := tt.backend.New(t)
+			if tt.backend.Name == "postgres" {
+				// The pool's sessions carry a name of their own, to be found in pg_stat_activity.
+				url += "&application_name=sg-blocked-" + uniqueName()
+			}
 			db := openMigrated(t, url)
 			st := mustStore(t, db, "Shop")
 			it := mustItem(t, db, st.ID, "Thing", 1)
@@ -146,6 +150,13 @@ func TestWriteBlockedByALockIsUnavailable(t *testing.T) {
 				}
 				if d := time.Since(start); d > tt.within {
 					t.Errorf("%s took %v to give up, want at most %v", op.name, d, tt.within)
+				}
+				// Given up means given up in Postgres too: a statement left waiting would
+				// run once the lock is free, for a caller that was told it failed.
+				if tt.backend.Name == "postgres" {
+					if n := lockWaits(t, url); n != 0 {
+						t.Errorf("%s: %d statements still wait for the lock after it returned", op.name, n)
+					}
 				}
 			}
 			release()
@@ -190,6 +201,28 @@ func holdWriteLock(t *testing.T, databaseURL string) (release func()) {
 	}
 	t.Cleanup(release)
 	return release
+}
+
+// lockWaits counts the statements waiting for a lock in the sessions named by the
+// application_name of databaseURL.
+func lockWaits(t *testing.T, databaseURL string) int {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("pgx", storagetest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var n int
+	err = admin.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+		u.Query().Get("application_name")).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // proxy forwards TCP connections to a database server; down cuts every connection and
