@@ -219,7 +219,8 @@ func (db *DB) CreateItem(ctx context.Context, in ItemInput) (*Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.repo.Insert(ctx, &it); err != nil {
+	err = db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &it) })
+	if err != nil {
 		if isForeignKeyViolation(err) {
 			return nil, errStoreNotFound
 		}
@@ -249,7 +250,11 @@ func (db *DB) UpdateItem(ctx context.Context, id int64, patch ItemPatch) (*Item,
 
 // DeleteItem deletes an item.
 func (db *DB) DeleteItem(ctx context.Context, id int64) error {
-	n, err := db.repo.DeleteAny(ctx, rel.From("items").Where(rel.Eq("id", id)))
+	var n int
+	err := db.write(ctx, func(ctx context.Context) (err error) {
+		n, err = db.repo.DeleteAny(ctx, rel.From("items").Where(rel.Eq("id", id)))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete item %d: %w", id, classify(ctx, err))
 	}

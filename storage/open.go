@@ -50,6 +50,10 @@ type DB struct {
 	repo    rel.Repository
 	sql     *sql.DB
 	dialect Dialect
+
+	// writeTurn is held by the one write of this process in progress on SQLite (see write);
+	// nil on Postgres, whose writers lock rows, not the database.
+	writeTurn chan struct{}
 }
 
 // Pool sizes the connection pool. Zero fields keep the defaults: 20 connections for
@@ -102,6 +106,9 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, pool ...Poo
 	repo := rel.New(adapter)
 	repo.Instrumentation(instrumentation(log))
 	db := &DB{repo: repo, sql: sqlDB, dialect: dialect}
+	if dialect == SQLite {
+		db.writeTurn = make(chan struct{}, 1)
+	}
 
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

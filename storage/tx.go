@@ -15,17 +15,19 @@ import (
 // transactions begin IMMEDIATE (see parseURL), holding the database's write lock from the
 // start, which serialises read-then-write transactions just the same.
 func (db *DB) readThenWrite(ctx context.Context, entity any, id int64, change func() bool) error {
-	return db.repo.Transaction(ctx, func(ctx context.Context) error {
-		query := []rel.Querier{rel.Eq("id", id)}
-		if db.dialect == Postgres {
-			query = append(query, rel.ForUpdate())
-		}
-		if err := db.repo.Find(ctx, entity, query...); err != nil {
-			return err
-		}
-		if !change() {
-			return nil
-		}
-		return db.repo.Update(ctx, entity)
+	return db.write(ctx, func(ctx context.Context) error {
+		return db.repo.Transaction(ctx, func(ctx context.Context) error {
+			query := []rel.Querier{rel.Eq("id", id)}
+			if db.dialect == Postgres {
+				query = append(query, rel.ForUpdate())
+			}
+			if err := db.repo.Find(ctx, entity, query...); err != nil {
+				return err
+			}
+			if !change() {
+				return nil
+			}
+			return db.repo.Update(ctx, entity)
+		})
 	})
 }

@@ -172,6 +172,50 @@ func TestWriteBlockedByALockIsUnavailable(t *testing.T) {
 	}
 }
 
+func TestSQLiteWriteQueuedBehindAnotherGivesUpWithItsContext(t *testing.T) {
+	// Writes of one process take turns in Go before they reach SQLite, so waiting for the
+	// turn ends with the caller's context, well before the 5 s busy timeout.
+	db := openMigrated(t, storagetest.NewSQLite(t))
+	st := mustStore(t, db, "Shop")
+	it := mustItem(t, db, st.ID, "Thing", 1)
+
+	release := db.HoldWriteTurnForTest()
+	var wrote []string
+	for _, op := range operations(st.ID, it.ID) {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		start := time.Now()
+		err := op.run(ctx, db)
+		cancel()
+		if !strings.HasPrefix(op.name, "Create") && !strings.HasPrefix(op.name, "Update") && !strings.HasPrefix(op.name, "Delete") {
+			if err != nil {
+				t.Errorf("%s: %v, want reads to pass a queued write", op.name, err)
+			}
+			continue
+		}
+		wrote = append(wrote, op.name)
+		if !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("%s: error = %v, want ErrUnavailable", op.name, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s took %v to give up, want about 100ms", op.name, d)
+		}
+	}
+	release()
+
+	if want := []string{"CreateStore", "UpdateStore", "CreateItem", "UpdateItem", "DeleteItem", "DeleteStore"}; !slices.Equal(wrote, want) {
+		t.Fatalf("writes tried: %v, want %v", wrote, want)
+	}
+	if got, err := db.GetItem(context.Background(), it.ID); err != nil || got.Price() != 1 || got.Name != "Thing" {
+		t.Fatalf("item after the queued writes = %+v (%v), want it unchanged", got, err)
+	}
+	if n, err := db.CountStores(context.Background(), storage.StoreFilter{}); err != nil || n != 1 {
+		t.Fatalf("stores after the queued writes: %d (%v), want 1", n, err)
+	}
+	if _, err := db.UpdateItem(context.Background(), it.ID, storage.ItemPatch{Name: ptr("After")}); err != nil {
+		t.Fatalf("write after the turn is given back: %v", err)
+	}
+}
+
 // holdWriteLock takes the database's write lock on a connection of its own and returns the
 // function that releases it.
 func holdWriteLock(t *testing.T, databaseURL string) (release func()) {
