@@ -548,13 +548,13 @@ type Store {
   createdAt: Time!
   "When the store was last changed (set by the server)."
   updatedAt: Time!
-  "The items this store sells, one page at a time. Default order: ID ASC; default page size 20, at most 100."
+  "The items this store sells, one page at a time. Default order: ID ASC; default page size 20, at most 100 unless the server is configured otherwise."
   items(
-    "Return the first n items (0 to 100) after ` + "`" + `after` + "`" + `."
+    "Return the first n items (0 to the page-size limit, 100 by default) after ` + "`" + `after` + "`" + `."
     first: Int
     "A cursor from an earlier page of the same order: return items after it."
     after: String
-    "Return the last n items (0 to 100) before ` + "`" + `before` + "`" + `."
+    "Return the last n items (0 to the page-size limit, 100 by default) before ` + "`" + `before` + "`" + `."
     last: Int
     "A cursor from an earlier page of the same order: return items before it."
     before: String
@@ -700,13 +700,13 @@ input ItemFilter {
 type Query {
   "The store with this id, or null if there is none."
   store(id: ID!): Store
-  "Stores, one page at a time. Default order: ID ASC; default page size 20, at most 100."
+  "Stores, one page at a time. Default order: ID ASC; default page size 20, at most 100 unless the server is configured otherwise."
   stores(
-    "Return the first n stores (0 to 100) after ` + "`" + `after` + "`" + `."
+    "Return the first n stores (0 to the page-size limit, 100 by default) after ` + "`" + `after` + "`" + `."
     first: Int
     "A cursor from an earlier page of the same order: return stores after it."
     after: String
-    "Return the last n stores (0 to 100) before ` + "`" + `before` + "`" + `."
+    "Return the last n stores (0 to the page-size limit, 100 by default) before ` + "`" + `before` + "`" + `."
     last: Int
     "A cursor from an earlier page of the same order: return stores before it."
     before: String
@@ -717,13 +717,13 @@ type Query {
   ): StoreConnection!
   "The item with this id, or null if there is none."
   item(id: ID!): Item
-  "Items of all stores, one page at a time. Default order: ID ASC; default page size 20, at most 100."
+  "Items of all stores, one page at a time. Default order: ID ASC; default page size 20, at most 100 unless the server is configured otherwise."
   items(
-    "Return the first n items (0 to 100) after ` + "`" + `after` + "`" + `."
+    "Return the first n items (0 to the page-size limit, 100 by default) after ` + "`" + `after` + "`" + `."
     first: Int
     "A cursor from an earlier page of the same order: return items after it."
     after: String
-    "Return the last n items (0 to 100) before ` + "`" + `before` + "`" + `."
+    "Return the last n items (0 to the page-size limit, 100 by default) before ` + "`" + `before` + "`" + `."
     last: Int
     "A cursor from an earlier page of the same order: return items before it."
     before: String
