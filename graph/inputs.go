@@ -66,8 +66,33 @@ func notNull[T any](field string, v graphql.Omittable[*T]) error {
 	return nil
 }
 
-func (r *Resolver) pageArgs(first *int, after *string, last *int, before *string) storage.PageArgs {
-	return storage.PageArgs{First: first, After: after, Last: last, Before: before, Max: r.MaxPageSize}
+// pageArgs are the connection arguments of the field being resolved. Whether rows lie beyond
+// the client's cursor costs a statement of its own, so storage is told which of pageInfo's
+// flags the selection leaves unread.
+func (r *Resolver) pageArgs(ctx context.Context, first *int, after *string, last *int, before *string) storage.PageArgs {
+	next, prev := selectedPageFlags(ctx)
+	return storage.PageArgs{First: first, After: after, Last: last, Before: before, Max: r.MaxPageSize,
+		SkipHasNextPage: !next, SkipHasPreviousPage: !prev}
+}
+
+// selectedPageFlags reports whether the connection field being resolved selects pageInfo's
+// hasNextPage and hasPreviousPage, directly or through fragments.
+func selectedPageFlags(ctx context.Context) (next, prev bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return true, true
+	}
+	op := graphql.GetOperationContext(ctx)
+	for _, f := range graphql.CollectFields(op, fc.Field.Selections, nil) {
+		if f.Name != "pageInfo" {
+			continue
+		}
+		for _, flag := range graphql.CollectFields(op, f.Selections, nil) {
+			next = next || flag.Name == "hasNextPage"
+			prev = prev || flag.Name == "hasPreviousPage"
+		}
+	}
+	return next, prev
 }
 
 func storeOrder(o *model.StoreOrder) storage.Order {

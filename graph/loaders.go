@@ -225,7 +225,8 @@ func filterKey(f storage.ItemFilter) string {
 }
 
 func pageKey(o storage.Order, p storage.PageArgs) string {
-	return fmt.Sprintf("%s %s|%s|%s|%s|%s", o.Field, o.Direction, deref(p.First), deref(p.After), deref(p.Last), deref(p.Before))
+	return fmt.Sprintf("%s %s|%s|%s|%s|%s|%t|%t", o.Field, o.Direction, deref(p.First), deref(p.After), deref(p.Last), deref(p.Before),
+		p.SkipHasNextPage, p.SkipHasPreviousPage)
 }
 
 func deref[T any](v *T) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,6 +82,27 @@ func TestNestedQueriesRunAFixedNumberOfStatements(t *testing.T) {
 					`{ stores(first: 50) { totalCount nodes { items(first: 10) { totalCount nodes { store { name } } } } } }`, 4},
 				{"with a cursor inside every store",
 					`{ stores(first: 50) { nodes { items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { pageInfo { hasPreviousPage } nodes { name } } } } }`, 3},
+				{"with a cursor inside every store, pageInfo not selected",
+					`{ stores(first: 50) { nodes { items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { nodes { name } } } } }`, 2},
+				{"with a cursor inside every store, pageInfo without its flags",
+					`{ stores(first: 50) { nodes { items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { pageInfo { endCursor } nodes { name } } } } }`, 2},
+				{"with a cursor inside every store, only hasNextPage",
+					`{ stores(first: 50) { nodes { items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { pageInfo { hasNextPage } nodes { name } } } } }`, 2},
+				{"with a cursor inside every store, hasPreviousPage skipped",
+					`{ stores(first: 50) { nodes { items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { pageInfo { hasPreviousPage @skip(if: true) } nodes { name } } } } }`, 2},
+				{"with a cursor inside every store, hasPreviousPage in a fragment",
+					`{ stores(first: 50) { nodes { items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { ...flags nodes { name } } } } }
+					fragment flags on ItemConnection { pageInfo { hasPreviousPage } }`, 3},
+				{"a top-level page after a cursor",
+					`{ items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { nodes { name } } }`, 1},
+				{"a top-level page after a cursor, with hasNextPage, which the page itself tells",
+					`{ items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { pageInfo { hasNextPage endCursor } nodes { name } } }`, 1},
+				{"a top-level page after a cursor, with hasPreviousPage",
+					`{ items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { pageInfo { hasPreviousPage } nodes { name } } }`, 2},
+				{"stores before a cursor, with hasPreviousPage, which the page itself tells",
+					`{ stores(last: 3, before: "eyJmIjoiSUQiLCJpIjo1MH0") { pageInfo { hasPreviousPage startCursor } nodes { name } } }`, 1},
+				{"stores before a cursor, with hasNextPage",
+					`{ stores(last: 3, before: "eyJmIjoiSUQiLCJpIjo1MH0") { pageInfo { hasNextPage } nodes { name } } }`, 2},
 				{"two sorts of items under the same stores",
 					`{ stores(first: 50) { nodes { cheap: items(first: 2, orderBy: {field: PRICE}) { nodes { price } } dear: items(first: 2, orderBy: {field: PRICE, direction: DESC}) { nodes { price } } } } }`, 3},
 				{"items with their stores",
@@ -92,6 +114,33 @@ func TestNestedQueriesRunAFixedNumberOfStatements(t *testing.T) {
 						t.Fatalf("%d statements, want %d", got, tt.want)
 					}
 				})
+			}
+		})
+	}
+}
+
+func TestNeighbourFlagsAreExactWhereverTheyAreSelected(t *testing.T) {
+	// Two aliases with the same arguments, only one of which reads the flags: the page
+	// loaded without the far-side check must not answer for the other.
+	for _, b := range storagetest.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			c := newCatalogue(t, b.New(t))
+			data, _ := c.query(t, `{ stores(first: 2) { nodes {
+				bare: items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { nodes { name } }
+				full: items(first: 3, after: "eyJmIjoiSUQiLCJpIjoxfQ") { pageInfo { hasPreviousPage hasNextPage } } } } }`)
+			var got []string
+			for _, n := range data["stores"].(map[string]any)["nodes"].([]any) {
+				got = append(got, fmt.Sprint(n.(map[string]any)["full"]))
+			}
+			// The cursor is item 1, the first store's first item: only that store has a row
+			// before the page.
+			want := []string{
+				"map[pageInfo:map[hasNextPage:true hasPreviousPage:true]]",
+				"map[pageInfo:map[hasNextPage:true hasPreviousPage:false]]",
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("flags = %v, want %v", got, want)
 			}
 		})
 	}

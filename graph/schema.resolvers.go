@@ -80,7 +80,7 @@ func (r *queryResolver) Store(ctx context.Context, id string) (*storage.Store, e
 // Stores is the resolver for the stores field.
 func (r *queryResolver) Stores(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.StoreFilter, orderBy *model.StoreOrder) (*model.StoreConnection, error) {
 	f := storeFilter(filter)
-	page, err := r.DB.ListStores(ctx, f, storeOrder(orderBy), r.pageArgs(first, after, last, before))
+	page, err := r.DB.ListStores(ctx, f, storeOrder(orderBy), r.pageArgs(ctx, first, after, last, before))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (r *queryResolver) Items(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.DB.ListItems(ctx, f, itemOrder(orderBy), r.pageArgs(first, after, last, before))
+	page, err := r.DB.ListItems(ctx, f, itemOrder(orderBy), r.pageArgs(ctx, first, after, last, before))
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (r *storeResolver) Items(ctx context.Context, obj *storage.Store, first *in
 	}
 	f.StoreID = &obj.ID
 	l := loadersFor(ctx, r.DB)
-	page, err := l.items(ctx, obj.ID, f, itemOrder(orderBy), r.pageArgs(first, after, last, before))
+	page, err := l.items(ctx, obj.ID, f, itemOrder(orderBy), r.pageArgs(ctx, first, after, last, before))
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,20 @@ func (st *statement) inSet(column string, ids []int64) string {
 	if st.dialect == Postgres {
 		return column + " = ANY(" + st.arg(ids) + ")"
 	}
+	return column + " IN (SELECT value FROM json_each(" + st.arg(jsonIDs(ids)) + "))"
+}
+
+// idTable writes ids as a table s with one row per id in its column sid, bound the same
+// way as inSet.
+func (st *statement) idTable(ids []int64) {
+	if st.dialect == Postgres {
+		st.write("unnest(", st.arg(ids), "::bigint[]) AS s(sid)")
+		return
+	}
+	st.write("(SELECT value AS sid FROM json_each(", st.arg(jsonIDs(ids)), ")) AS s")
+}
+
+func jsonIDs(ids []int64) string {
 	var b strings.Builder
 	b.WriteByte('[')
 	for i, id := range ids {
@@ -26,7 +40,7 @@ func (st *statement) inSet(column string, ids []int64) string {
 		b.WriteString(strconv.FormatInt(id, 10))
 	}
 	b.WriteByte(']')
-	return column + " IN (SELECT value FROM json_each(" + st.arg(b.String()) + "))"
+	return b.String()
 }
 
 // GetStores returns the stores with the given ids, by id; ids with no store are absent.
@@ -66,13 +80,9 @@ func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter Ite
 	}
 
 	beyond := map[int64]bool{}
-	if c, reverse := sk.farSide(); c != nil {
+	if c, reverse := sk.farSide(page); c != nil {
 		var found []storeCount
-		st := db.statement()
-		st.write("SELECT store_id, count(*) AS n FROM items WHERE ", st.inSet("store_id", storeIDs))
-		where.write(st)
-		st.write(" AND ", sk.compare(st, c, reverse, true), " GROUP BY store_id")
-		if err := db.repo.FindAll(ctx, &found, st.query()); err != nil {
+		if err := db.repo.FindAll(ctx, &found, db.beyondByStoreStatement(storeIDs, where, sk, c, reverse).query()); err != nil {
 			return nil, fmt.Errorf("list items by store: %w", classify(ctx, err))
 		}
 		for _, f := range found {
@@ -108,8 +118,9 @@ func (db *DB) pagesByStoreStatement(storeIDs []int64, where conditions, sk seek)
 	if db.dialect == Postgres {
 		// A lateral subquery per store seeks that store's (store_id, key, id) index and stops
 		// after one page, however many items the store has.
-		st.write("SELECT i.* FROM unnest(", st.arg(storeIDs), "::bigint[]) AS s(sid) CROSS JOIN LATERAL (SELECT ",
-			itemColumns, " FROM items WHERE store_id = s.sid")
+		st.write("SELECT i.* FROM ")
+		st.idTable(storeIDs)
+		st.write(" CROSS JOIN LATERAL (SELECT ", itemColumns, " FROM items WHERE store_id = s.sid")
 		where.write(st)
 		sk.writeBounds(st)
 		st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1), ") AS i ORDER BY i.store_id, ",
@@ -124,6 +135,18 @@ func (db *DB) pagesByStoreStatement(storeIDs []int64, where conditions, sk seek)
 	where.write(st)
 	sk.writeBounds(st)
 	st.write(") AS ranked WHERE page_row <= ", strconv.Itoa(sk.limit+1), " ORDER BY store_id, page_row")
+	return st
+}
+
+// beyondByStoreStatement selects the stores with at least one item on the far side of cursor
+// c: one probe of the store's index each, so that a cursor deep into a large store costs
+// what one near its start does (a count would read every row up to the cursor).
+func (db *DB) beyondByStoreStatement(storeIDs []int64, where conditions, sk seek, c *cursor, reverse bool) *statement {
+	st := db.statement().write("SELECT s.sid AS store_id, 1 AS n FROM ")
+	st.idTable(storeIDs)
+	st.write(" WHERE EXISTS (SELECT 1 FROM items WHERE store_id = s.sid")
+	where.write(st)
+	st.write(" AND ", sk.compare(st, c, reverse, true), ")")
 	return st
 }
 

@@ -49,6 +49,8 @@ func TestListItemsByStoreMatchesOneListingPerStore(t *testing.T) {
 					{"first 7 after", storage.PageArgs{First: ptr(7), After: &cursor}, storage.ItemFilter{}},
 					{"last 3 before", storage.PageArgs{Last: ptr(3), Before: &cursor}, storage.ItemFilter{}},
 					{"filtered", storage.PageArgs{First: ptr(5)}, storage.ItemFilter{MaxPrice: ptr(17.99), NameContains: ptr("AN")}},
+					{"filtered after", storage.PageArgs{First: ptr(2), After: &cursor}, storage.ItemFilter{MinPrice: ptr(1.0), NameContains: ptr("e")}},
+					{"filtered before", storage.PageArgs{Last: ptr(2), Before: &cursor}, storage.ItemFilter{MaxPrice: ptr(2.0), NameContains: ptr("a")}},
 				} {
 					t.Run(fmt.Sprintf("%s %s %s", field, dir, tc.name), func(t *testing.T) {
 						got, err := db.ListItemsByStore(ctx, storeIDs, tc.filter, order, tc.args)

@@ -78,6 +78,11 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			_, sk := seekFor("PRICE", 20, false)
 			return db.pagesByStoreStatement([]int64{1, 2, 3, 4, 5}, nil, sk)
 		}, "items_store_id_price_cents_id"},
+		{"items of many stores beyond a cursor", func() *statement {
+			l, sk := seekFor("PRICE", 20, true)
+			c, reverse := sk.farSide(l.page)
+			return db.beyondByStoreStatement([]int64{1, 2, 3, 4, 5}, nil, sk, c, reverse)
+		}, "items_store_id_price_cents_id"},
 		{"stores by name", func() *statement {
 			first := 20
 			l := listing{table: "stores", columns: storeColumns, keys: storeKeys, order: Order{Field: "NAME"}, page: PageArgs{First: &first}}

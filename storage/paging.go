@@ -41,6 +41,11 @@ type PageArgs struct {
 	After, Before *string
 	// Max bounds First and Last, and the default page size; zero means MaxPageSize.
 	Max int
+	// SkipHasNextPage and SkipHasPreviousPage say the caller will not read that flag of the
+	// Page. The flag on the far side of the client's cursor (HasPreviousPage after After,
+	// HasNextPage before Before) costs a statement of its own, which skipping it leaves out;
+	// it is then false.
+	SkipHasNextPage, SkipHasPreviousPage bool
 }
 
 // Page is one slice of a listing.
@@ -182,7 +187,7 @@ func list[T any, PT interface {
 	// The far side of the cursor the client came from is checked only when there is one:
 	// a forward page from the start has nothing before it.
 	var beyond bool
-	if c, reverse := sk.farSide(); c != nil {
+	if c, reverse := sk.farSide(l.page); c != nil {
 		st := db.statement().write("SELECT count(*) AS n FROM (SELECT 1 FROM ", l.table, " WHERE 1=1")
 		l.filter.write(st)
 		st.write(" AND ", sk.compare(st, c, reverse, true), " LIMIT 1) AS e")
@@ -228,11 +233,18 @@ func (sk seek) orderBy(qualifier string) string {
 	return " ORDER BY " + qualifier + sk.key.column + dir + ", " + qualifier + "id" + dir
 }
 
-// farSide is the cursor the client paged away from, if any, and the direction in which rows
-// lie beyond it (at it or before an after cursor; at it or after a before cursor).
-func (sk seek) farSide() (c *cursor, reverse bool) {
+// farSide is the cursor the client paged away from, if any and if args do not skip the flag
+// it decides, and the direction in which rows lie beyond it (at it or before an after
+// cursor; at it or after a before cursor).
+func (sk seek) farSide(args PageArgs) (c *cursor, reverse bool) {
 	if sk.backward {
+		if args.SkipHasNextPage {
+			return nil, false
+		}
 		return sk.before, sk.desc
+	}
+	if args.SkipHasPreviousPage {
+		return nil, false
 	}
 	return sk.after, !sk.desc
 }

@@ -358,3 +358,69 @@ func ids(items []*storage.Item) []int64 {
 	}
 	return out
 }
+
+func TestSkippingTheFarSideFlagLeavesOutItsStatement(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		storeID, _ := seedTies(t, db)
+		filter := storage.ItemFilter{StoreID: &storeID}
+		start, err := db.ListItems(context.Background(), filter, storage.Order{}, storage.PageArgs{First: ptr(10)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mid := start.Cursor(4) // five rows before it, twenty after
+
+		type result struct {
+			rows       []int64
+			next, prev bool
+			statements int64
+		}
+		run := func(args storage.PageArgs, batched bool) result {
+			ctx, counter := storage.WithStatementCounter(context.Background())
+			var page storage.Page[*storage.Item]
+			if batched {
+				pages, err := db.ListItemsByStore(ctx, []int64{storeID}, storage.ItemFilter{}, storage.Order{}, args)
+				if err != nil {
+					t.Fatal(err)
+				}
+				page = pages[storeID]
+			} else if page, err = db.ListItems(ctx, filter, storage.Order{}, args); err != nil {
+				t.Fatal(err)
+			}
+			return result{ids(page.Rows), page.HasNextPage, page.HasPreviousPage, counter.Count()}
+		}
+		forwards := storage.PageArgs{First: ptr(3), After: &mid}
+		backwards := storage.PageArgs{Last: ptr(3), Before: &mid}
+		skip := func(args storage.PageArgs, next, prev bool) storage.PageArgs {
+			args.SkipHasNextPage, args.SkipHasPreviousPage = next, prev
+			return args
+		}
+		tests := []struct {
+			name               string
+			args               storage.PageArgs
+			wantNext, wantPrev bool
+			wantStatements     int64
+		}{
+			{"forwards, both flags read", forwards, true, true, 2},
+			{"forwards, hasPreviousPage skipped", skip(forwards, false, true), true, false, 1},
+			{"forwards, hasNextPage skipped: it is free, so nothing changes", skip(forwards, true, false), true, true, 2},
+			{"backwards, both flags read", backwards, true, true, 2},
+			{"backwards, hasNextPage skipped", skip(backwards, true, false), false, true, 1},
+			{"backwards, both skipped", skip(backwards, true, true), false, true, 1},
+		}
+		for _, tt := range tests {
+			for _, batched := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s, batched %v", tt.name, batched), func(t *testing.T) {
+					got := run(tt.args, batched)
+					wantRows := []int64{start.Rows[5].ID, start.Rows[6].ID, start.Rows[7].ID}
+					if tt.args.Before != nil {
+						wantRows = []int64{start.Rows[1].ID, start.Rows[2].ID, start.Rows[3].ID}
+					}
+					want := result{wantRows, tt.wantNext, tt.wantPrev, tt.wantStatements}
+					if !slices.Equal(got.rows, want.rows) || got.next != want.next || got.prev != want.prev || got.statements != want.statements {
+						t.Fatalf("got %+v, want %+v", got, want)
+					}
+				})
+			}
+		}
+	})
+}
