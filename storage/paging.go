@@ -184,8 +184,8 @@ func list[T any, PT interface {
 	}
 	page, overflow := buildPage[T, PT](rows, sk)
 
-	// The far side of the cursor the client came from is checked only when there is one:
-	// a forward page from the start has nothing before it.
+	// The far side of the cursor the client came from is checked only when there is one (a
+	// forward page from the start has nothing before it) and its flag will be read.
 	var beyond bool
 	if c, reverse := sk.farSide(l.page); c != nil {
 		st := db.statement().write("SELECT count(*) AS n FROM (SELECT 1 FROM ", l.table, " WHERE 1=1")
