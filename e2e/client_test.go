@@ -65,6 +65,15 @@ func (s *server) Post(t testing.TB, query string, variables vars) (*response, er
 
 // PostOp is Post with an operationName.
 func (s *server) PostOp(t testing.TB, query string, variables vars, operationName string) (*response, error) {
+	req, err := s.postRequest(query, variables, operationName)
+	if err != nil {
+		return nil, err
+	}
+	return s.send(t, req, query)
+}
+
+// postRequest is the JSON POST of a GraphQL request, for callers that add headers to it.
+func (s *server) postRequest(query string, variables vars, operationName string) (*http.Request, error) {
 	body := map[string]any{"query": query}
 	if variables != nil {
 		body["variables"] = variables
@@ -82,7 +91,7 @@ func (s *server) PostOp(t testing.TB, query string, variables vars, operationNam
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	return s.send(t, req, query)
+	return req, nil
 }
 
 // PostRaw sends body as it is to POST /graphql.
@@ -412,7 +421,7 @@ func listStores(t testing.TB, s *server, args vars) Connection[Store] {
 	return d.Stores
 }
 
-// ids returns the ids of items or stores.
+// itemIDs and storeIDs return the ids of items and stores.
 func itemIDs(items []Item) []string {
 	out := make([]string, len(items))
 	for i, it := range items {

@@ -36,8 +36,7 @@ type faultProbe struct {
 func TestPostgresOutageIsUnavailableThenRecoversWithoutRestart(t *testing.T) {
 	pg := startPGCluster(t)
 	s := startServerWith(t, "postgres", pg.URL, serverOptions{env: []string{"REQUEST_TIMEOUT=" + faultRequestTimeout.String()}, noExitCheck: true})
-	var store struct{ CreateStore struct{ ID string } }
-	s.OK(t, &store, `mutation { createStore(input: {name: "Faults"}) { id } }`, nil)
+	store := createStore(t, s, "Faults")
 
 	var (
 		mu       sync.Mutex
@@ -56,7 +55,7 @@ func TestPostgresOutageIsUnavailableThenRecoversWithoutRestart(t *testing.T) {
 				}
 				a := faultAttempt{start: time.Now()}
 				r, err := s.GraphQL(context.Background(), `mutation($n: String!, $s: ID!) { createItem(input: {name: $n, price: 1, storeId: $s}) { id } }`,
-					map[string]any{"n": fmt.Sprintf("w%d-%d", w, n), "s": store.CreateStore.ID})
+					map[string]any{"n": fmt.Sprintf("w%d-%d", w, n), "s": store.ID})
 				a.end = time.Now()
 				switch {
 				case err != nil:

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,9 +16,7 @@ func TestADatabaseErrorIsAnInternalErrorThatKeepsItsSQLInTheLog(t *testing.T) {
 	// for a reason that is nobody's input. Renaming a column under the running server does it
 	// for reads and writes alike, on both databases.
 	eachBackend(t, func(t *testing.T, s *server) {
-		var created struct{ CreateStore Store }
-		s.OK(t, &created, `mutation { createStore(input: {name: "Kept"}) { id } }`, nil)
-		storeID := created.CreateStore.ID
+		storeID := createStore(t, s, "Kept").ID
 		var added struct{ CreateItem Item }
 		s.OK(t, &added, `mutation($s: ID!) { createItem(input: {name: "Kept item", price: 1.5, storeId: $s}) { id name price } }`, vars{"s": storeID})
 		before := added.CreateItem
@@ -34,15 +29,10 @@ func TestADatabaseErrorIsAnInternalErrorThatKeepsItsSQLInTheLog(t *testing.T) {
 			{"write", `mutation($s: ID!) { createItem(input: {name: "Lost", price: 2, storeId: $s}) { id } }`},
 		}
 		for _, tt := range tests {
-			body, err := json.Marshal(map[string]any{"query": tt.query, "variables": vars{"s": storeID}})
+			req, err := s.postRequest(tt.query, vars{"s": storeID}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, s.BaseURL+"/graphql", bytes.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
 			requestID := "internal-" + tt.name
 			req.Header.Set("X-Request-ID", requestID)
 			r, err := s.send(t, req, tt.query)

@@ -44,9 +44,7 @@ func TestLoadOf64ClientsLosesNoWriteAndNeverFails(t *testing.T) {
 
 	var stores []string
 	for i := range loadStores {
-		var out struct{ CreateStore struct{ ID string } }
-		s.OK(t, &out, `mutation($n: String!) { createStore(input: {name: $n}) { id } }`, map[string]any{"n": fmt.Sprint("Load ", i)})
-		stores = append(stores, out.CreateStore.ID)
+		stores = append(stores, createStore(t, s, fmt.Sprint("Load ", i)).ID)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), loadDuration)
@@ -113,9 +111,9 @@ func loadClient(ctx context.Context, s *server, c int, stores []string, tl *load
 		n      int
 	)
 	// call sends one request; it reports the response only if it was a clean success.
-	call := func(query string, vars map[string]any, out any) bool {
+	call := func(query string, variables map[string]any, out any) bool {
 		start := time.Now()
-		r, err := s.GraphQL(context.WithoutCancel(ctx), query, vars)
+		r, err := s.GraphQL(context.WithoutCancel(ctx), query, variables)
 		tl.requests++
 		tl.latencies = append(tl.latencies, time.Since(start))
 		switch {
@@ -224,11 +222,11 @@ func loadClient(ctx context.Context, s *server, c int, stores []string, tl *load
 					}
 				}
 			}
-			vars := map[string]any{}
+			variables := map[string]any{}
 			if cursor != "" {
-				vars["after"] = cursor
+				variables["after"] = cursor
 			}
-			if call(`query($after: String) { items(first: 25, after: $after) { pageInfo { hasNextPage endCursor } nodes { id } } }`, vars, &out) {
+			if call(`query($after: String) { items(first: 25, after: $after) { pageInfo { hasNextPage endCursor } nodes { id } } }`, variables, &out) {
 				cursor = out.Items.PageInfo.EndCursor
 				if !out.Items.PageInfo.HasNextPage {
 					cursor = ""

@@ -240,6 +240,9 @@ func storeItems(s *server, id string) func(testing.TB, vars) Connection[Item] {
 	return func(t testing.TB, args vars) Connection[Item] {
 		t.Helper()
 		args = maps.Clone(args)
+		if args == nil {
+			args = vars{}
+		}
 		args["id"] = id
 		var d struct {
 			Store struct {
@@ -280,6 +283,7 @@ func TestPaginationAcrossTies(t *testing.T) {
 			}
 		}
 		allRows = append(allRows, rows...)
+		items := func(t testing.TB, a vars) Connection[Item] { return listItems(t, s, a) }
 
 		orders := []struct{ field, direction string }{
 			{"", ""}, {"ID", ""}, {"ID", "DESC"},
@@ -291,7 +295,7 @@ func TestPaginationAcrossTies(t *testing.T) {
 			want := expectedOrder(rows, o.field, o.direction)
 			order := orderArg(o.field, o.direction)
 			pagers := []pager[Item]{
-				{name: "items(storeId)", fetch: func(t testing.TB, a vars) Connection[Item] { return listItems(t, s, a) }, id: itemID,
+				{name: "items(storeId)", fetch: items, id: itemID,
 					base: vars{"filter": vars{"storeId": paged.ID}, "orderBy": order}},
 				{name: "store.items", fetch: storeItems(s, paged.ID), id: itemID, base: vars{"orderBy": order}},
 			}
@@ -306,7 +310,7 @@ func TestPaginationAcrossTies(t *testing.T) {
 		}
 
 		t.Run("single steps", func(t *testing.T) {
-			p := pager[Item]{name: "items PRICE DESC", fetch: func(t testing.TB, a vars) Connection[Item] { return listItems(t, s, a) }, id: itemID,
+			p := pager[Item]{name: "items PRICE DESC", fetch: items, id: itemID,
 				base: vars{"filter": vars{"storeId": paged.ID}, "orderBy": orderArg("PRICE", "DESC")}}
 			want := expectedOrder(rows, "PRICE", "DESC")
 			p.walk(t, 1, false, want)
@@ -315,14 +319,14 @@ func TestPaginationAcrossTies(t *testing.T) {
 
 		for _, o := range []struct{ field, direction string }{{"PRICE", "ASC"}, {"NAME", "DESC"}} {
 			t.Run("around every cursor "+o.field+" "+o.direction, func(t *testing.T) {
-				p := pager[Item]{name: "items " + o.field + " " + o.direction, fetch: func(t testing.TB, a vars) Connection[Item] { return listItems(t, s, a) }, id: itemID,
+				p := pager[Item]{name: "items " + o.field + " " + o.direction, fetch: items, id: itemID,
 					base: vars{"filter": vars{"storeId": paged.ID}, "orderBy": orderArg(o.field, o.direction)}}
 				p.around(t, expectedOrder(rows, o.field, o.direction))
 			})
 		}
 
 		t.Run("all items", func(t *testing.T) {
-			p := pager[Item]{name: "items", fetch: func(t testing.TB, a vars) Connection[Item] { return listItems(t, s, a) }, id: itemID,
+			p := pager[Item]{name: "items", fetch: items, id: itemID,
 				base: vars{"orderBy": orderArg("PRICE", "ASC")}}
 			want := expectedOrder(allRows, "PRICE", "ASC")
 			p.walk(t, 8, false, want)
@@ -337,8 +341,8 @@ func TestPaginationAcrossTies(t *testing.T) {
 				args  vars
 				want  []string
 			}{
-				{"items", func(t testing.TB, a vars) Connection[Item] { return listItems(t, s, a) }, vars{}, expectedOrder(allRows, "", "")},
-				{"items(storeId)", func(t testing.TB, a vars) Connection[Item] { return listItems(t, s, a) }, vars{"filter": vars{"storeId": paged.ID}}, wantIDs},
+				{"items", items, vars{}, expectedOrder(allRows, "", "")},
+				{"items(storeId)", items, vars{"filter": vars{"storeId": paged.ID}}, wantIDs},
 				{"store.items", storeItems(s, paged.ID), vars{}, wantIDs},
 			} {
 				t.Run(tc.name, func(t *testing.T) {

@@ -26,13 +26,14 @@ import (
 var (
 	// rootDir is the repository root, where the server is built.
 	rootDir string
-	// binPath is the server binary TestMain builds.
-	binPath string
-	// raceBinPath is the server built with the race detector, which raceBinary builds on
-	// first use (only the load test needs it).
-	raceBinPath string
-	raceBuild   struct {
+	// binDir holds the server binaries.
+	binDir string
+	// builds are the plain and the race-enabled server binary, each built the first time a
+	// test needs it: a run that starts no server (benchmarks, -run filters) builds nothing,
+	// and only the load test needs the race build.
+	builds [2]struct {
 		once sync.Once
+		path string
 		err  error
 	}
 )
@@ -54,22 +55,31 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	dir, err := os.MkdirTemp("", "storegraph-e2e-")
-	if err != nil {
+	if binDir, err = os.MkdirTemp("", "storegraph-e2e-"); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-
-	binPath = filepath.Join(dir, "storegraph")
-	raceBinPath = filepath.Join(dir, "storegraph-race")
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	if err := goBuild(ctx, binPath, false); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
+	defer os.RemoveAll(binDir)
 	return m.Run()
+}
+
+// serverBinary returns the server binary, built with the race detector when race is true.
+func serverBinary(t testing.TB, race bool) string {
+	t.Helper()
+	b, name := &builds[0], "storegraph"
+	if race {
+		b, name = &builds[1], "storegraph-race"
+	}
+	b.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		defer cancel()
+		b.path = filepath.Join(binDir, name)
+		b.err = goBuild(ctx, b.path, race)
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
 }
 
 // goBuild compiles the server from the repository root into bin, with the race detector
@@ -85,16 +95,6 @@ func goBuild(ctx context.Context, bin string, race bool) error {
 		return fmt.Errorf("go %s in %s failed: %v\n%s", strings.Join(args, " "), rootDir, err, out)
 	}
 	return nil
-}
-
-// raceBinary returns the race-enabled server binary, building it the first time.
-func raceBinary(t testing.TB) string {
-	t.Helper()
-	raceBuild.once.Do(func() { raceBuild.err = goBuild(context.Background(), raceBinPath, true) })
-	if raceBuild.err != nil {
-		t.Fatal(raceBuild.err)
-	}
-	return raceBinPath
 }
 
 // repoRoot is the directory of go.mod above the working directory (the e2e package).
@@ -155,7 +155,7 @@ type server struct {
 type serverOptions struct {
 	// env adds NAME=value settings; "$PORT" in a value stands for the server's port.
 	env []string
-	// race runs the binary built with the race detector instead of binPath.
+	// race runs the server built with the race detector.
 	race bool
 	// noExitCheck stops the server when the test ends (SIGTERM, SIGKILL after stopTimeout)
 	// without requiring exit status 0: for tests that take the exit with Wait or Terminate,
@@ -174,10 +174,7 @@ func startServer(t testing.TB, backend, dbURL string, env ...string) *server {
 // startServerWith is startServer with more options.
 func startServerWith(t testing.TB, backend, dbURL string, o serverOptions) *server {
 	t.Helper()
-	bin := binPath
-	if o.race {
-		bin = raceBinary(t)
-	}
+	bin := serverBinary(t, o.race)
 	for attempt := 1; ; attempt++ {
 		s, err := tryStartServer(t, bin, backend, dbURL, o.env)
 		if err == nil {
@@ -399,9 +396,10 @@ func newHTTPClient() *http.Client {
 // returns its stdout, stderr and exit code.
 func runBinary(t testing.TB, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	bin := serverBinary(t, false) // before the clock starts: the first call builds it
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(baseEnv(), env...)
 	var out, errOut bytes.Buffer

@@ -85,7 +85,7 @@ func (sc *shutdownScene) waiting(t *testing.T) int {
 func TestSIGTERMLetsTheInFlightRequestFinishThenExitsZero(t *testing.T) {
 	sc := shutdownSetup(t, "20s")
 	s := sc.s
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.sigterm(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -130,10 +130,7 @@ func TestShutdownGivesUpOnARequestThatOutlastsTheGracePeriod(t *testing.T) {
 	sc := shutdownSetup(t, "1s")
 	s := sc.s
 	start := time.Now()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	code := s.Wait(t, 10*time.Second)
+	code := s.Terminate(t, 10*time.Second)
 	elapsed := time.Since(start)
 	if code != 1 || elapsed < time.Second || elapsed > 5*time.Second {
 		t.Fatalf("exit code %d after %v, want 1 after the 1s grace period:\n%s", code, elapsed, s.Stderr())

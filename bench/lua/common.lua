@@ -1,7 +1,7 @@
 -- common.lua: shared by the scenario scripts (they load it with dofile from their own
 -- directory). It sets up a JSON POST, prints the machine-readable summary line that
 -- bench/run parses, and, when BENCH_CAPTURE names a file, writes the first response's
--- status and body there and stops (bench/run's correctness check before each scenario).
+-- status and body there and stops (bench/run's correctness check before the measurements).
 local M = {}
 
 wrk.method = "POST"
