@@ -697,9 +697,10 @@ input ItemFilter {
   maxPrice: Float
 }
 
+"The entry points for reading the catalogue."
 type Query {
   "The store with this id, or null if there is none."
-  store(id: ID!): Store
+  store("The store's id." id: ID!): Store
   "Stores, one page at a time. Default order: ID ASC; default page size 20, at most 100 unless the server is configured otherwise."
   stores(
     "Return the first n stores (0 to the page-size limit, 100 by default) after ` + "`" + `after` + "`" + `."
@@ -716,7 +717,7 @@ type Query {
     orderBy: StoreOrder
   ): StoreConnection!
   "The item with this id, or null if there is none."
-  item(id: ID!): Item
+  item("The item's id." id: ID!): Item
   "Items of all stores, one page at a time. Default order: ID ASC; default page size 20, at most 100 unless the server is configured otherwise."
   items(
     "Return the first n items (0 to the page-size limit, 100 by default) after ` + "`" + `after` + "`" + `."
@@ -766,19 +767,20 @@ input UpdateItemInput {
   storeId: ID
 }
 
+"The entry points for changing the catalogue. Each mutation is atomic: it changes everything it names or nothing."
 type Mutation {
   "Create a store. Errors: BAD_USER_INPUT (field ` + "`" + `name` + "`" + `), CONFLICT if the name is taken."
-  createStore(input: CreateStoreInput!): Store!
+  createStore("The new store." input: CreateStoreInput!): Store!
   "Rename a store. Errors: BAD_USER_INPUT, NOT_FOUND, CONFLICT."
-  updateStore(id: ID!, input: UpdateStoreInput!): Store!
+  updateStore("The store to rename." id: ID!, "Its new name." input: UpdateStoreInput!): Store!
   "Delete a store and all its items; returns the deleted id. Errors: NOT_FOUND."
-  deleteStore(id: ID!): ID!
+  deleteStore("The store to delete." id: ID!): ID!
   "Create an item. Errors: BAD_USER_INPUT, NOT_FOUND if the store does not exist."
-  createItem(input: CreateItemInput!): Item!
+  createItem("The new item." input: CreateItemInput!): Item!
   "Change some fields of an item. Errors: BAD_USER_INPUT, NOT_FOUND (item or store)."
-  updateItem(id: ID!, input: UpdateItemInput!): Item!
+  updateItem("The item to change." id: ID!, "The fields to change; omitted fields keep their value." input: UpdateItemInput!): Item!
   "Delete an item; returns the deleted id. Errors: NOT_FOUND."
-  deleteItem(id: ID!): ID!
+  deleteItem("The item to delete." id: ID!): ID!
 }
 `, BuiltIn: false},
 }

@@ -47,9 +47,11 @@ type ItemOrder struct {
 	Direction SortDirection `json:"direction"`
 }
 
+// The entry points for changing the catalogue. Each mutation is atomic: it changes everything it names or nothing.
 type Mutation struct {
 }
 
+// The entry points for reading the catalogue.
 type Query struct {
 }
 
