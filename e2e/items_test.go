@@ -162,6 +162,8 @@ func TestUpdateItemIsPartial(t *testing.T) {
 				{"price null literal", `mutation($id: ID!) { updateItem(id: $id, input: {price: null}) { id } }`, vars{"id": it.ID}, "price"},
 				{"name null variable", update, vars{"id": it.ID, "input": vars{"name": nil}}, "name"},
 				{"price null variable", update, vars{"id": it.ID, "input": vars{"price": nil}}, "price"},
+				{"storeId null literal", `mutation($id: ID!) { updateItem(id: $id, input: {storeId: null}) { id } }`, vars{"id": it.ID}, "storeId"},
+				{"storeId null variable", update, vars{"id": it.ID, "input": vars{"storeId": nil}}, "storeId"},
 				{"price null beside a valid name", update, vars{"id": it.ID, "input": vars{"name": "Other", "price": nil}}, "price"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -152,5 +153,19 @@ func TestShutdownGivesUpOnARequestThatOutlastsTheGracePeriod(t *testing.T) {
 	var n int
 	if err := sc.admin.QueryRow(`SELECT count(*) FROM stores`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("stores: %d (%v), want 0", n, err)
+	}
+}
+
+func TestSIGINTStopsTheServerLikeSIGTERM(t *testing.T) {
+	// Ctrl-C in a terminal: the same drain and exit 0 as a deploy's SIGTERM.
+	s := startServerWith(t, "sqlite", storagetest.NewSQLite(t), serverOptions{noExitCheck: true})
+	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.Wait(t, stopTimeout); code != 0 {
+		t.Fatalf("exit code %d, want 0:\n%s", code, s.Stderr())
+	}
+	if !strings.Contains(s.Stderr(), `"msg":"stopped"`) {
+		t.Fatalf("no clean stop in the log:\n%s", s.Stderr())
 	}
 }
