@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApolloClient, HttpLink, InMemoryCache, gql as apolloGql } from '@apollo/client/core/index.js';
 import { relayStylePagination } from '@apollo/client/utilities/index.js';
-import { endpoint, seedStore, unique } from './helpers.mjs';
+import { endpoint, errorCases, itemNames, seedStore, unique } from './helpers.mjs';
 
 const newClient = () => new ApolloClient({
   link: new HttpLink({ uri: endpoint }),
@@ -47,7 +47,6 @@ const STORE_ITEMS = apolloGql`
   }`;
 
 const names = (conn) => conn.edges.map((e) => e.node.name);
-const itemNames = (prefix, ...numbers) => numbers.map((n) => `${prefix} item ${n}`);
 
 /** Watches a query, as a component would: first() is its first result, more() pages it. */
 function watch(client, query, variables) {
@@ -146,13 +145,7 @@ test('Apollo Client', async (t) => {
 
   await t.test('error codes arrive in graphQLErrors[].extensions.code', async () => {
     const client = newClient();
-    const cases = [
-      ['CONFLICT', apolloGql`mutation { createStore(input: { name: ${JSON.stringify(`${prefix} a`)} }) { id } }`],
-      ['BAD_USER_INPUT', apolloGql`mutation($s: ID!) { createItem(input: { name: "x", price: -1, storeId: $s }) { id } }`],
-      ['NOT_FOUND', apolloGql`mutation { deleteItem(id: "999999999") }`],
-      // 13 levels of fields, over the default depth limit of 12.
-      ['DEPTH_LIMIT_EXCEEDED', apolloGql`{ stores(first: 1) { nodes { items(first: 1) { nodes { store { items(first: 1) { nodes { store { items(first: 1) { nodes { store { items(first: 1) { totalCount } } } } } } } } } } } } }`],
-    ];
+    const cases = errorCases(`${prefix} a`).map(([code, source]) => [code, apolloGql(source)]);
     for (const [code, doc] of cases) {
       const isQuery = doc.definitions[0].operation === 'query';
       const run = isQuery ? client.query({ query: doc }) : client.mutate({ mutation: doc, variables: { s: storeId } });

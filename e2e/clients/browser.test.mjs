@@ -17,7 +17,7 @@ const isLocal = (url) => url.startsWith('data:') || url.startsWith('blob:') || l
 
 test('GraphiQL in headless Chromium', async (t) => {
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: process.env.CHROMIUM, // set by e2e/clients_test.go
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -51,3 +51,20 @@ export async function seedStore(name, count) {
   }
   return { storeId: createStore.id, itemIds };
 }
+
+/** The names seedStore gives the items of store `prefix`, for the given numbers. */
+export const itemNames = (prefix, ...numbers) => numbers.map((n) => `${prefix} item ${n}`);
+
+/**
+ * One request per error code a client must see in graphQLErrors[].extensions.code, as
+ * [code, GraphQL source]; `taken` is a store name that already exists.
+ */
+export function errorCases(taken) {
+  return [
+    ['CONFLICT', `mutation { createStore(input: { name: ${JSON.stringify(taken)} }) { id } }`],
+    ['BAD_USER_INPUT', 'mutation($s: ID!) { createItem(input: { name: "x", price: -1, storeId: $s }) { id } }'],
+    ['NOT_FOUND', 'mutation { deleteItem(id: "999999999") }'],
+    // 13 levels of fields, over the default depth limit of 12: refused before execution.
+    ['DEPTH_LIMIT_EXCEEDED', '{ stores(first: 1) { nodes { items(first: 1) { nodes { store { items(first: 1) { nodes { store { items(first: 1) { nodes { store { items(first: 1) { totalCount } } } } } } } } } } } } }'],
+  ];
+}

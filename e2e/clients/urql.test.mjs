@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, cacheExchange, fetchExchange, gql as urqlGql } from '@urql/core';
-import { endpoint, gql, seedStore, unique } from './helpers.mjs';
+import { endpoint, errorCases, gql, itemNames, seedStore, unique } from './helpers.mjs';
 
 const newClient = () => new Client({ url: endpoint, exchanges: [cacheExchange, fetchExchange] });
 
@@ -34,7 +34,6 @@ async function query(client, doc, variables, context) {
   return result.data;
 }
 
-const itemNames = (prefix, ...numbers) => numbers.map((n) => `${prefix} item ${n}`);
 
 test('urql', async (t) => {
   const prefix = unique('Urql');
@@ -104,13 +103,9 @@ test('urql', async (t) => {
 
   await t.test('error codes arrive in graphQLErrors[].extensions.code', async () => {
     const client = newClient();
-    const cases = [
-      ['CONFLICT', urqlGql`mutation { createStore(input: { name: ${JSON.stringify(`${prefix} a`)} }) { id } }`],
-      ['BAD_USER_INPUT', urqlGql`mutation($s: ID!) { createItem(input: { name: "x", price: -1, storeId: $s }) { id } }`],
-      ['NOT_FOUND', urqlGql`mutation { deleteItem(id: "999999999") }`],
-      // Refused before execution: urql asks for application/graphql-response+json, so this is a 400.
-      ['DEPTH_LIMIT_EXCEEDED', urqlGql`{ stores(first: 1) { nodes { items(first: 1) { nodes { store { items(first: 1) { nodes { store { items(first: 1) { nodes { store { items(first: 1) { totalCount } } } } } } } } } } } } }`],
-    ];
+    // The depth case is refused before execution: urql asks for
+    // application/graphql-response+json, so it is a 400, which urql still reads as a GraphQL error.
+    const cases = errorCases(`${prefix} a`).map(([code, source]) => [code, urqlGql(source)]);
     for (const [code, doc] of cases) {
       const isQuery = doc.definitions[0].operation === 'query';
       const result = await (isQuery ? client.query(doc, {}) : client.mutation(doc, { s: storeId })).toPromise();
