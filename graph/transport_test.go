@@ -133,3 +133,20 @@ func TestIntrospectionCanBeSwitchedOff(t *testing.T) {
 		t.Run(tt.want.name, func(t *testing.T) { tt.want.check(t, newTestHandler(t, Options{Introspection: tt.introspection})) })
 	}
 }
+
+func TestTransportIgnoresAnUpgradeHeader(t *testing.T) {
+	h := newTestHandler(t, Options{})
+	h2c := func(r *http.Request) *http.Request {
+		// What curl --http2 sends on a plain-HTTP URL.
+		r.Header.Set("Connection", "Upgrade, HTTP2-Settings")
+		r.Header.Set("Upgrade", "h2c")
+		r.Header.Set("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA")
+		return r
+	}
+	for _, x := range []exchange{
+		{"POST", h2c(postJSON("", `{"query":"{ __typename }"}`)), 200, jsonType, typename},
+		{"GET", h2c(getQuery("", url.Values{"query": {"{ __typename }"}})), 200, jsonType, typename},
+	} {
+		t.Run(x.name, func(t *testing.T) { x.check(t, h) })
+	}
+}
