@@ -21,15 +21,25 @@ func TestRequestTimeoutConfiguration(t *testing.T) {
 		t.Run(tt.value, func(t *testing.T) {
 			t.Setenv("REQUEST_TIMEOUT", tt.value)
 			cfg, err := loadConfig()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
+			if !checkError(t, err, tt.wantErr) {
 				return
 			}
-			if err != nil || cfg.requestTimeout != tt.want {
-				t.Fatalf("requestTimeout = %v (%v), want %v", cfg.requestTimeout, err, tt.want)
+			if cfg.requestTimeout != tt.want {
+				t.Fatalf("requestTimeout = %v, want %v", cfg.requestTimeout, tt.want)
 			}
 		})
 	}
+}
+
+// checkError fails t unless err has the message want, or is nil when want is empty. It
+// reports whether err is nil, that is whether there is a result left to check.
+func checkError(t *testing.T, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("error %v, want none", err)
+	case want != "" && (err == nil || err.Error() != want):
+		t.Fatalf("error %v, want %q", err, want)
+	}
+	return err == nil
 }

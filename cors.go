@@ -38,16 +38,13 @@ func loadCORS() (corsPolicy, error) {
 	return p, nil
 }
 
-func (p corsPolicy) allows(origin string) bool {
-	return origin != "" && (slices.Contains(p.origins, "*") || slices.Contains(p.origins, origin))
-}
-
 // wrap answers preflight requests and marks responses readable by allowed origins. With no
 // origins configured it adds nothing, so browsers keep other sites out.
 func (p corsPolicy) wrap(next http.Handler) http.Handler {
 	if len(p.origins) == 0 {
 		return next
 	}
+	anyOrigin := slices.Contains(p.origins, "*")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		origin := r.Header.Get("Origin")
@@ -57,7 +54,7 @@ func (p corsPolicy) wrap(next http.Handler) http.Handler {
 		} else {
 			h.Add("Vary", "Origin")
 		}
-		if !p.allows(origin) {
+		if allowed := origin != "" && (anyOrigin || slices.Contains(p.origins, origin)); !allowed {
 			if preflight {
 				http.Error(w, "origin not allowed", http.StatusForbidden)
 				return
@@ -65,7 +62,7 @@ func (p corsPolicy) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if slices.Contains(p.origins, "*") {
+		if anyOrigin {
 			h.Set("Access-Control-Allow-Origin", "*")
 		} else {
 			h.Set("Access-Control-Allow-Origin", origin)

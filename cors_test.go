@@ -86,14 +86,11 @@ func TestLoadCORS(t *testing.T) {
 			t.Setenv("CORS_ORIGINS", tt.origins)
 			t.Setenv("CORS_ALLOW_CREDENTIALS", tt.credentials)
 			got, err := loadCORS()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if !checkError(t, err, tt.wantErr) {
 				return
 			}
-			if err != nil || !slices.Equal(got.origins, tt.want.origins) || got.credentials != tt.want.credentials {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			if !slices.Equal(got.origins, tt.want.origins) || got.credentials != tt.want.credentials {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})
 	}

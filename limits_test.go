@@ -30,14 +30,11 @@ func TestLoadLimits(t *testing.T) {
 				t.Setenv(name, tt.env[name])
 			}
 			got, err := loadLimits()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if !checkError(t, err, tt.wantErr) {
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			if got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})
 	}

@@ -14,7 +14,11 @@ import (
 // would drop the connection without an answer.
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &responseRecorder{ResponseWriter: w}
+		// accessLog has usually wrapped w already; its recorder notes the status just as well.
+		rec, ok := w.(*responseRecorder)
+		if !ok {
+			rec = &responseRecorder{ResponseWriter: w}
+		}
 		defer func() {
 			p := recover()
 			if p == nil {

@@ -68,3 +68,35 @@ func TestPanicAfterTheAnswerStartedAbortsTheConnection(t *testing.T) {
 		})
 	}
 }
+
+func TestPanicRecoveryNotesTheStatusInTheAccessLogsRecorder(t *testing.T) {
+	tests := []struct {
+		name       string
+		handler    http.HandlerFunc
+		wantPanic  any
+		wantStatus int
+	}{
+		{"a panic before writing is logged as 500", func(http.ResponseWriter, *http.Request) {
+			panic("boom")
+		}, nil, http.StatusInternalServerError},
+		{"a panic after writing still aborts", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			panic("half way")
+		}, http.ErrAbortHandler, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &responseRecorder{ResponseWriter: httptest.NewRecorder()} // as accessLog wraps it
+			h := recoverPanics(slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), tt.handler)
+			defer func() {
+				if p := recover(); p != tt.wantPanic {
+					t.Fatalf("panicked with %v, want %v", p, tt.wantPanic)
+				}
+				if rec.Status() != tt.wantStatus {
+					t.Fatalf("status %d, want %d", rec.Status(), tt.wantStatus)
+				}
+			}()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		})
+	}
+}

@@ -119,19 +119,13 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
-// Garbage-collector defaults, used unless GOGC or GOMEMLIMIT are set (the Go runtime reads
-// those itself). A soft memory limit keeps the heap, and so the RSS, of a server under a
-// burst of large nested queries bounded, while GOGC leaves small steady loads alone; see
-// BENCHMARKS.md for the measurements behind the numbers.
-const (
-	defaultGOGC       = 100
-	defaultGOMEMLIMIT = 120 << 20
-)
+// defaultGOMEMLIMIT is the soft memory limit unless GOMEMLIMIT is set (the Go runtime reads
+// that itself). It keeps the heap, and so the RSS, of a server under a burst of large nested
+// queries bounded, while GOGC, left at Go's default of 100, leaves small steady loads alone;
+// see BENCHMARKS.md for the measurements behind the number.
+const defaultGOMEMLIMIT = 120 << 20
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGOGC)
-	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultGOMEMLIMIT)
 	}

@@ -47,9 +47,9 @@ const (
 var errIntrospectionDisabled = errors.New("Introspection is disabled on this server.")
 
 // ErrorPresenter is the one place where errors become what clients see. Storage's typed
-// errors get their code and message; gqlgen's own parse and validation errors keep theirs;
-// anything else is logged in full and reaches the client as "internal error", so that no
-// SQL, driver message or stack trace ever leaks.
+// errors get their code and message; gqlgen's own parse and validation errors and the
+// document limits' errors keep theirs; anything else is logged in full and reaches the
+// client as "internal error", so that no SQL, driver message or stack trace ever leaks.
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
@@ -58,7 +58,6 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			invalid  *storage.ValidationError
 			notFound *storage.NotFoundError
 			conflict *storage.ConflictError
-			limit    *limitError
 		)
 		switch {
 		case errors.As(err, &invalid):
@@ -79,10 +78,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, "The service is temporarily unavailable; try again shortly.", CodeUnavailable)
 		case errors.Is(err, errIntrospectionDisabled):
 			return withCode(gqlErr, errIntrospectionDisabled.Error(), CodeIntrospectionDisabled)
-		case errors.As(err, &limit):
-			return withCode(gqlErr, limit.Error(), limitCodes[limit.limit])
 		case gqlErr.Err == nil && gqlErr.Extensions["code"] != nil:
-			return gqlErr // gqlgen's parse and validation errors
+			return gqlErr // gqlgen's parse and validation errors, and the limits' (limits.go)
 		case gqlErr.Err == nil:
 			// gqlgen's own complaints about a request (a null for a non-null value, say)
 			// are the client's to fix.
@@ -92,12 +89,6 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, "internal error", CodeInternal)
 		}
 	}
-}
-
-var limitCodes = map[limitKind]string{
-	tokenLimit: CodeTokenLimitExceeded,
-	depthLimit: CodeDepthLimitExceeded,
-	aliasLimit: CodeAliasLimitExceeded,
 }
 
 func withCode(e *gqlerror.Error, message, code string, extra ...string) *gqlerror.Error {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"mime"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -28,6 +27,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Limits bound the GraphQL document and the page size.
 	Limits Limits
+	// QueryCache keeps parsed and validated documents by query text; nil means an LRU cache
+	// of 1000 documents.
+	QueryCache graphql.Cache[*ast.QueryDocument]
 }
 
 // NewHandler returns the GraphQL endpoint: POST and GET (queries only) over HTTP.
@@ -38,10 +40,14 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 		Complexity: complexity(pageSize),
 	}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(httpTransport{})
+	srv.AddTransport(httpTransport{maxBodyBytes: opts.MaxBodyBytes})
 	// Parsed and validated documents are kept by query text, and clients may send a query's
 	// hash alone once the server has seen it (automatic persisted queries).
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queryCache := opts.QueryCache
+	if queryCache == nil {
+		queryCache = lru.New[*ast.QueryDocument](1000)
+	}
+	srv.SetQueryCache(queryCache)
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	opts.Limits.use(srv)
 	if opts.Introspection {
@@ -57,22 +63,11 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 	srv.AroundOperations(recordOperation)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// gqlgen answers requests no transport takes with an uncoded "transport not
-		// supported"; refuse them here with the status and code that say what to change.
 		switch r.Method {
-		case http.MethodGet: // httpTransport refuses mutations once it has parsed the query
-		case http.MethodPost:
-			// A malformed parameter still yields the media type, but gqlgen's POST transport
-			// refuses it (uncoded), so it is refused here.
-			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-				WriteError(w, r, http.StatusUnsupportedMediaType, "Send GraphQL requests as Content-Type: application/json.", CodeUnsupportedMediaType)
-				return
-			}
-			if opts.MaxBodyBytes > 0 {
-				r.Body = http.MaxBytesReader(w, r.Body, opts.MaxBodyBytes)
-			}
-		case http.MethodOptions:
+		case http.MethodGet, http.MethodPost, http.MethodOptions:
 		default:
+			// gqlgen answers requests no transport takes with an uncoded "transport not
+			// supported" (and HEAD with a bare 405); say what to change instead.
 			w.Header().Set("Allow", "GET, POST")
 			WriteError(w, r, http.StatusMethodNotAllowed, "Use GET for queries or POST.", CodeMethodNotAllowed)
 			return
@@ -80,7 +75,7 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 		ctx, statements := storage.WithStatementCounter(r.Context())
 		ctx = withLoaders(ctx, newLoaders(db))
 		srv.ServeHTTP(w, r.WithContext(ctx))
-		if info, ok := ctx.Value(requestInfoKey{}).(*RequestInfo); ok {
+		if info := requestInfo(ctx); info != nil {
 			info.Statements = statements.Count()
 		}
 	})
@@ -110,7 +105,7 @@ func WithRequestInfo(ctx context.Context, info *RequestInfo) context.Context {
 }
 
 func recordOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	if info, ok := ctx.Value(requestInfoKey{}).(*RequestInfo); ok {
+	if info := requestInfo(ctx); info != nil {
 		oc := graphql.GetOperationContext(ctx)
 		info.Operation = oc.OperationName
 		if info.Operation == "" && oc.Operation != nil {

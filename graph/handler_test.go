@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"net/http"
@@ -8,17 +9,19 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 func TestHandlerRefusesRequestsNoTransportTakes(t *testing.T) {
 	h := newTestHandler(t, Options{MaxBodyBytes: 1 << 20})
 
 	get := func(query string, operationName ...string) *http.Request {
-		params := url.Values{"query": {query}, "operationName": operationName}
-		return httptest.NewRequest(http.MethodGet, "/graphql?"+params.Encode(), nil)
+		return getQuery("", url.Values{"query": {query}, "operationName": operationName})
 	}
 	post := func(contentType, body string) *http.Request {
-		r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+		r := postJSON("", body)
 		r.Header.Set("Content-Type", contentType)
 		return r
 	}
@@ -38,7 +41,7 @@ func TestHandlerRefusesRequestsNoTransportTakes(t *testing.T) {
 			`{"data":{"__typename":"Query"}}`},
 		{"POST of another media type is 415", post("text/plain", `{"query":"{ __typename }"}`), 415, "",
 			`{"errors":[{"extensions":{"code":"UNSUPPORTED_MEDIA_TYPE"},"message":"Send GraphQL requests as Content-Type: application/json."}]}`},
-		{"GET with null variables runs", httptest.NewRequest(http.MethodGet, "/graphql?"+url.Values{"query": {"{ __typename }"}, "variables": {"null"}}.Encode(), nil), 200, "",
+		{"GET with null variables runs", getQuery("", url.Values{"query": {"{ __typename }"}, "variables": {"null"}}), 200, "",
 			`{"data":{"__typename":"Query"}}`},
 		{"POST JSON with a malformed parameter is 415", post("application/json; charset", `{"query":"{ __typename }"}`), 415, "",
 			`{"errors":[{"extensions":{"code":"UNSUPPORTED_MEDIA_TYPE"},"message":"Send GraphQL requests as Content-Type: application/json."}]}`},
@@ -78,13 +81,38 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(tt.body))
-			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			h.ServeHTTP(rec, postJSON("", tt.body))
 			if got := strings.TrimSpace(rec.Body.String()); got != tt.want {
 				t.Fatalf("got  %s\nwant %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// countingCache is a query cache that counts its hits.
+type countingCache struct {
+	graphql.MapCache[*ast.QueryDocument]
+	hits int
+}
+
+func (c *countingCache) Get(ctx context.Context, key string) (*ast.QueryDocument, bool) {
+	doc, ok := c.MapCache.Get(ctx, key)
+	if ok {
+		c.hits++
+	}
+	return doc, ok
+}
+
+func TestParsedQueriesAreCachedByQueryText(t *testing.T) {
+	cache := &countingCache{MapCache: graphql.MapCache[*ast.QueryDocument]{}}
+	h := newTestHandler(t, Options{QueryCache: cache})
+	const body = `{"query":"{ stores { totalCount } }"}`
+	for i, wantHits := range []int{0, 1} {
+		x := exchange{"", postJSON("", body), 200, jsonType, `{"data":{"stores":{"totalCount":0}}}`}
+		x.check(t, h)
+		if cache.hits != wantHits || len(cache.MapCache) != 1 {
+			t.Fatalf("request %d: %d hits, %d documents cached; want %d hits, 1 document", i+1, cache.hits, len(cache.MapCache), wantHits)
+		}
 	}
 }

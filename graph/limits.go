@@ -2,10 +2,10 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -49,24 +49,25 @@ const (
 	aliasLimit
 )
 
-// limitError is a document over one of the limits; errors.go gives each kind its code.
-type limitError struct {
-	limit    limitKind
-	got, max int
+var limitKinds = [...]struct{ what, code string }{
+	tokenLimit: {"tokens", CodeTokenLimitExceeded},
+	depthLimit: {"levels of nested fields", CodeDepthLimitExceeded},
+	aliasLimit: {"aliases", CodeAliasLimitExceeded},
 }
 
-func (e *limitError) Error() string {
-	what := [...]string{tokenLimit: "tokens", depthLimit: "levels of nested fields", aliasLimit: "aliases"}[e.limit]
-	if e.limit == tokenLimit {
-		// Counting stops one past the limit, so the total is unknown.
-		return fmt.Sprintf("The document has more than %d %s.", e.max, what)
-	}
-	return fmt.Sprintf("The document has %d %s; the limit is %d.", e.got, what, e.max)
-}
-
+// limitExceeded is the error of a document over one of the limits. Like gqlgen's complexity
+// error it carries its code, so the error presenter passes it through as it is.
 func limitExceeded(kind limitKind, got, max int) *gqlerror.Error {
-	err := &limitError{limit: kind, got: got, max: max}
-	return &gqlerror.Error{Err: err, Message: err.Error()}
+	k := limitKinds[kind]
+	var err *gqlerror.Error
+	if kind == tokenLimit {
+		// Counting stops one past the limit, so the total is unknown.
+		err = gqlerror.Errorf("The document has more than %d %s.", max, k.what)
+	} else {
+		err = gqlerror.Errorf("The document has %d %s; the limit is %d.", got, k.what, max)
+	}
+	errcode.Set(err, k.code)
+	return err
 }
 
 // use installs the limits on a server; each one checks the document before execution.

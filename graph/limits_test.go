@@ -88,3 +88,18 @@ func TestDefaultLimitsAdmitTwoLevelsOfFullPagesButNotThree(t *testing.T) {
 		t.Run(x.name, func(t *testing.T) { x.check(t, h) })
 	}
 }
+
+func TestDefaultLimitsAdmitTwelveLevelsOfNestedFieldsButNotThirteen(t *testing.T) {
+	h := newTestHandler(t, Options{Limits: DefaultLimits})
+	// Eleven levels open, in pages of one to keep complexity out of the way.
+	const eleven = `stores(first: 1) { nodes { items(first: 1) { nodes { store { items(first: 1) { nodes { store { items(first: 1) { nodes { store { `
+	const closeEleven = ` } } } } } } } } } } }`
+	for _, x := range []exchange{
+		{"twelve levels", postJSON(gqlResp, queryBody(`{ `+eleven+`id`+closeEleven+` }`)), 200, gqlRespType,
+			`{"data":{"stores":{"nodes":[]}}}`},
+		{"thirteen levels", postJSON(gqlResp, queryBody(`{ `+eleven+`items(first: 1) { totalCount }`+closeEleven+` }`)), 400, gqlRespType,
+			refused("DEPTH_LIMIT_EXCEEDED", "The document has 13 levels of nested fields; the limit is 12.")},
+	} {
+		t.Run(x.name, func(t *testing.T) { x.check(t, h) })
+	}
+}

@@ -31,7 +31,7 @@ type loaders struct {
 	known       map[int64]bool   // store ids primed into stores
 	itemPages   map[string]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]
 	itemCounts  map[string]*dataloadgen.Loader[int64, int]
-	done        map[groupKey]*groupLoad
+	done        map[groupKey]func() error // one sync.OnceValue per batched load
 }
 
 // group is the ids of the stores one page holds (or whose items it holds).
@@ -42,11 +42,6 @@ type groupKey struct {
 	field string
 	args  string
 	g     *group
-}
-
-type groupLoad struct {
-	once sync.Once
-	err  error
 }
 
 // batchWait is how long a lone parent's load waits for company.
@@ -64,7 +59,7 @@ func (l *loaders) init() {
 		l.known = map[int64]bool{}
 		l.itemPages = map[string]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]{}
 		l.itemCounts = map[string]*dataloadgen.Loader[int64, int]{}
-		l.done = map[groupKey]*groupLoad{}
+		l.done = map[groupKey]func() error{}
 	})
 }
 
@@ -74,13 +69,9 @@ func withLoaders(ctx context.Context, l *loaders) context.Context {
 	return context.WithValue(ctx, loadersKey{}, l)
 }
 
-// loadersFor returns the request's loaders; outside a request (tests calling resolvers
-// directly) a fresh set that batches nothing across calls.
-func loadersFor(ctx context.Context, db *storage.DB) *loaders {
-	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
-		return l
-	}
-	return newLoaders(db)
+// loadersFor returns the request's loaders, which NewHandler puts in every request's context.
+func loadersFor(ctx context.Context) *loaders {
+	return ctx.Value(loadersKey{}).(*loaders)
 }
 
 // addStorePage registers a page of stores as siblings and primes the store loader.
@@ -117,14 +108,13 @@ func (l *loaders) addItemPage(items []*storage.Item) {
 // ask while it runs wait for it and share its error.
 func (l *loaders) loadGroup(k groupKey, load func() error) error {
 	l.mu.Lock()
-	gl, ok := l.done[k]
+	once, ok := l.done[k]
 	if !ok {
-		gl = &groupLoad{}
-		l.done[k] = gl
+		once = sync.OnceValue(load)
+		l.done[k] = once
 	}
 	l.mu.Unlock()
-	gl.once.Do(func() { gl.err = load() })
-	return gl.err
+	return once()
 }
 
 // store returns an item's store.

@@ -49,8 +49,7 @@ func newCatalogue(t *testing.T, url string) *catalogue {
 func (c *catalogue) query(t *testing.T, query string) (map[string]any, int64) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"query": query})
-	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", "application/json")
+	req := postJSON("", string(body))
 	var info RequestInfo
 	req = req.WithContext(WithRequestInfo(req.Context(), &info))
 	rec := httptest.NewRecorder()

@@ -30,7 +30,7 @@ func TestRequestInfoRecordsOperationAndErrorCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var info RequestInfo
-			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(tt.body))
+			r := postJSON("", tt.body)
 			r.Header.Set("Content-Type", tt.contentType)
 			h.ServeHTTP(httptest.NewRecorder(), r.WithContext(WithRequestInfo(r.Context(), &info)))
 			got := info.ErrorCodes()
@@ -48,10 +48,8 @@ func TestResolverPanicIsAnInternalErrorWithItsStackLogged(t *testing.T) {
 	// Without a database every resolver that reads one dereferences nil and panics.
 	h := NewHandler(nil, log, Options{})
 
-	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ store(id: \"1\") { id } }"}`))
-	r.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
+	h.ServeHTTP(rec, postJSON("", `{"query":"{ store(id: \"1\") { id } }"}`))
 
 	want := `{"errors":[{"message":"internal error","path":["store"],"extensions":{"code":"INTERNAL_SERVER_ERROR"}}],"data":{"store":null}}`
 	if rec.Code != http.StatusOK || rec.Body.String() != want {

@@ -47,10 +47,8 @@ func benchmarkResolverPath(b *testing.B, url string) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
-				req.Header.Set("Content-Type", "application/json")
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
+				h.ServeHTTP(rec, postJSON("", string(body)))
 				if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"errors"`) {
 					b.Fatalf("%d %s", rec.Code, rec.Body)
 				}

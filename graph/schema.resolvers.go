@@ -14,13 +14,13 @@ import (
 
 // Store is the resolver for the store field.
 func (r *itemResolver) Store(ctx context.Context, obj *storage.Item) (*storage.Store, error) {
-	return loadersFor(ctx, r.DB).store(ctx, obj)
+	return loadersFor(ctx).store(ctx, obj)
 }
 
 // TotalCount is the resolver for the totalCount field.
 func (r *itemConnectionResolver) TotalCount(ctx context.Context, obj *model.ItemConnection) (int, error) {
 	if obj.Filter.StoreID != nil {
-		return loadersFor(ctx, r.DB).itemCount(ctx, *obj.Filter.StoreID, obj.Filter)
+		return loadersFor(ctx).itemCount(ctx, *obj.Filter.StoreID, obj.Filter)
 	}
 	return r.DB.CountItems(ctx, obj.Filter)
 }
@@ -84,7 +84,7 @@ func (r *queryResolver) Stores(ctx context.Context, first *int, after *string, l
 	if err != nil {
 		return nil, err
 	}
-	loadersFor(ctx, r.DB).addStorePage(page.Rows)
+	loadersFor(ctx).addStorePage(page.Rows)
 	return &model.StoreConnection{Page: page, Filter: f}, nil
 }
 
@@ -103,7 +103,7 @@ func (r *queryResolver) Items(ctx context.Context, first *int, after *string, la
 	if err != nil {
 		return nil, err
 	}
-	loadersFor(ctx, r.DB).addItemPage(page.Rows)
+	loadersFor(ctx).addItemPage(page.Rows)
 	return &model.ItemConnection{Page: page, Filter: f}, nil
 }
 
@@ -119,7 +119,7 @@ func (r *storeResolver) Items(ctx context.Context, obj *storage.Store, first *in
 		obj = &storage.Store{}
 	}
 	f.StoreID = &obj.ID
-	l := loadersFor(ctx, r.DB)
+	l := loadersFor(ctx)
 	page, err := l.items(ctx, obj.ID, f, itemOrder(orderBy), r.pageArgs(ctx, first, after, last, before))
 	if err != nil {
 		return nil, err

@@ -29,7 +29,9 @@ const (
 // transports, which answer 422 for request errors under application/json, write "data": null
 // next to them, accept a missing query, trailing data after the JSON body and parameters of
 // the wrong type in a GET, and answer a body over the size limit with 200.
-type httpTransport struct{}
+type httpTransport struct {
+	maxBodyBytes int64 // zero: no limit
+}
 
 var _ graphql.Transport = httpTransport{}
 
@@ -40,7 +42,18 @@ func (httpTransport) Supports(r *http.Request) bool {
 	return r.Method == http.MethodGet || r.Method == http.MethodPost
 }
 
-func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if r.Method == http.MethodPost {
+		// A malformed parameter (a charset without a value, say) is refused too, although
+		// ParseMediaType still returns the media type with its error.
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != mediaJSON {
+			WriteError(w, r, http.StatusUnsupportedMediaType, "Send GraphQL requests as Content-Type: application/json.", CodeUnsupportedMediaType)
+			return
+		}
+		if t.maxBodyBytes > 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, t.maxBodyBytes)
+		}
+	}
 	mediaType, ok := responseMediaType(r.Header.Get("Accept"))
 	if !ok {
 		writeErrorAs(w, r, mediaJSON, http.StatusNotAcceptable,
