@@ -261,7 +261,14 @@ func routes(cfg config, db *storage.DB, log *slog.Logger) http.Handler {
 	})
 	mux.Handle("GET /metrics", m.handler())
 	mux.Handle("/", playground.New("/graphql"))
-	return withRequestID(accessLog(log, m, recoverPanics(log, mux)))
+	return middleware(log, m, mux)
+}
+
+// middleware wraps every endpoint in the per-request chain: the request ID outermost, so
+// that every line logged carries it; the access log and metrics around panic recovery, so
+// that a recovered panic is logged and counted with the status it was answered with.
+func middleware(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
+	return withRequestID(accessLog(log, m, recoverPanics(log, next)))
 }
 
 // accessLog writes one line per request: method, path, GraphQL operation, status, duration;
