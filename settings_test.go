@@ -93,14 +93,8 @@ func TestConfigVariablesAreParsedOrRefusedByName(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			unsetConfig(t, tt.env)
 			cfg, err := loadConfig()
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !tt.check(cfg) {
-				t.Fatalf("got %+v (%v)", cfg, err)
+			if checkError(t, err, tt.wantErr) && !tt.check(cfg) {
+				t.Fatalf("got %+v", cfg)
 			}
 		})
 	}
