@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -31,16 +32,11 @@ func (st *statement) idTable(ids []int64) {
 }
 
 func jsonIDs(ids []int64) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(id, 10))
+	if ids == nil {
+		ids = []int64{} // an empty array, where a nil slice would marshal as null
 	}
-	b.WriteByte(']')
-	return b.String()
+	b, _ := json.Marshal(ids) // a []int64 always marshals
+	return string(b)
 }
 
 // GetStores returns the stores with the given ids, by id; ids with no store are absent.
@@ -53,7 +49,6 @@ func (db *DB) GetStores(ctx context.Context, ids []int64) (map[int64]*Store, err
 	}
 	out := make(map[int64]*Store, len(rows))
 	for i := range rows {
-		rows[i].normalize()
 		out[rows[i].ID] = &rows[i]
 	}
 	return out, nil
@@ -90,24 +85,19 @@ func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter Ite
 		}
 	}
 
-	pages := make(map[int64]Page[*Item], len(storeIDs))
+	// The rows come ordered by store: each store's are one run.
+	byStore := map[int64][]Item{}
 	for start := 0; start < len(rows); {
 		end := start + 1
 		for end < len(rows) && rows[end].StoreID == rows[start].StoreID {
 			end++
 		}
-		id := rows[start].StoreID
-		p, overflow := buildPage[Item](rows[start:end], sk)
-		sk.setNeighbours(&p.HasNextPage, &p.HasPreviousPage, overflow, beyond[id])
-		pages[id] = p
+		byStore[rows[start].StoreID] = rows[start:end]
 		start = end
 	}
+	pages := make(map[int64]Page[*Item], len(storeIDs))
 	for _, id := range storeIDs {
-		if _, ok := pages[id]; !ok {
-			var p Page[*Item]
-			sk.setNeighbours(&p.HasNextPage, &p.HasPreviousPage, false, beyond[id])
-			pages[id] = p
-		}
+		pages[id] = buildPage[Item](byStore[id], sk, beyond[id])
 	}
 	return pages, nil
 }
@@ -127,15 +117,22 @@ func (db *DB) pagesByStoreStatement(storeIDs []int64, where conditions, sk seek)
 			strings.TrimPrefix(sk.orderBy("i."), " ORDER BY "))
 		return st
 	}
-	// SQLite has no LATERAL: row_number() over a partition per store cuts each store's page
-	// out of one ordered scan.
-	st.write("SELECT ", itemColumns, " FROM (SELECT ", itemColumns,
-		", row_number() OVER (PARTITION BY store_id", sk.orderBy(""), ") AS page_row FROM items WHERE ",
-		st.inSet("store_id", storeIDs))
+	// SQLite has no LATERAL. A correlated IN (… LIMIT) runs once per store and seeks the same
+	// index for one page's ids; numbering every matching row with row_number() would read
+	// each store's items to the end.
+	st.write("SELECT ", qualify("i.", itemColumns), " FROM ")
+	st.idTable(storeIDs)
+	st.write(" JOIN items i ON i.id IN (SELECT id FROM items WHERE store_id = s.sid")
 	where.write(st)
 	sk.writeBounds(st)
-	st.write(") AS ranked WHERE page_row <= ", strconv.Itoa(sk.limit+1), " ORDER BY store_id, page_row")
+	st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1), ") ORDER BY i.store_id, ",
+		strings.TrimPrefix(sk.orderBy("i."), " ORDER BY "))
 	return st
+}
+
+// qualify prefixes every column of a column list with qualifier.
+func qualify(qualifier, columns string) string {
+	return qualifier + strings.ReplaceAll(columns, ", ", ", "+qualifier)
 }
 
 // beyondByStoreStatement selects the stores with at least one item on the far side of cursor

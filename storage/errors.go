@@ -117,8 +117,9 @@ func (e *unavailableError) Is(target error) bool { return target == ErrUnavailab
 func (e *unavailableError) Unwrap() error        { return e.err }
 
 // classify marks err as ErrUnavailable when it comes from an outage rather than from the
-// statement: every storage method passes its database errors through here, so that callers
-// can tell "try again later" from a bug.
+// statement, so that callers can tell "try again later" from a bug. The methods that read
+// and write stores and items pass their database errors through here; Ping and the
+// migration methods return the driver's errors as they are.
 func classify(ctx context.Context, err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
@@ -149,8 +150,10 @@ func isOutage(err error) bool {
 		pgErr      *pgconn.PgError
 		sqliteErr  sqlite3.Error
 	)
+	// pgconn's timeout errors (pgconn.Timeout) need no case of their own: they wrap a
+	// context error or a net.Error, which the checks above and this case see through.
 	switch {
-	case errors.As(err, &netErr), errors.As(err, &connectErr), pgconn.Timeout(err):
+	case errors.As(err, &netErr), errors.As(err, &connectErr):
 		return true
 	case errors.As(err, &pgErr):
 		switch pgErr.Code {

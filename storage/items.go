@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/go-rel/rel"
 )
 
 // Price limits, in cents.
@@ -219,7 +217,7 @@ func (db *DB) CreateItem(ctx context.Context, in ItemInput) (*Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &it) })
+	err = db.write(ctx, func() error { return db.repo.Insert(ctx, &it) })
 	if err != nil {
 		if isForeignKeyViolation(err) {
 			return nil, errStoreNotFound
@@ -238,7 +236,6 @@ func (db *DB) UpdateItem(ctx context.Context, id int64, patch ItemPatch) (*Item,
 	err := db.readThenWrite(ctx, &it, id, func() bool { return patch.apply(&it) })
 	switch {
 	case err == nil:
-		it.normalize()
 		return &it, nil
 	case isNotFound(err):
 		return nil, errItemNotFound
@@ -250,16 +247,5 @@ func (db *DB) UpdateItem(ctx context.Context, id int64, patch ItemPatch) (*Item,
 
 // DeleteItem deletes an item.
 func (db *DB) DeleteItem(ctx context.Context, id int64) error {
-	var n int
-	err := db.write(ctx, func(ctx context.Context) (err error) {
-		n, err = db.repo.DeleteAny(ctx, rel.From("items").Where(rel.Eq("id", id)))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete item %d: %w", id, classify(ctx, err))
-	}
-	if n == 0 {
-		return errItemNotFound
-	}
-	return nil
+	return db.deleteByID(ctx, "items", id, errItemNotFound)
 }

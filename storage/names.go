@@ -35,7 +35,7 @@ func cleanName(p *problems, field, name string) string {
 // of text, and Postgres cannot store U+0000 in text at all: refusing them keeps both
 // databases alike and the error the client's.
 func hasControl(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) >= 0
+	return strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // nameKey is the case-folded form of a name that uniqueness, ordering and case-insensitive

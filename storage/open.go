@@ -75,6 +75,10 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, pool ...Poo
 	if err != nil {
 		return nil, err
 	}
+	var size Pool
+	if len(pool) > 0 {
+		size = pool[0]
+	}
 
 	var (
 		sqlDB   *sql.DB
@@ -86,7 +90,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, pool ...Poo
 		if sqlDB, err = openPostgres(dsn); err != nil {
 			return nil, err
 		}
-		sizePool(sqlDB, pool, 20)
+		sizePool(sqlDB, size, 20)
 		adapter = postgres.New(sqlDB)
 	case SQLite:
 		if sqlDB, err = sql.Open("sqlite3", dsn); err != nil {
@@ -98,7 +102,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, pool ...Poo
 			sqlDB.SetConnMaxLifetime(0)
 			sqlDB.SetConnMaxIdleTime(0)
 		} else {
-			sizePool(sqlDB, pool, 8)
+			sizePool(sqlDB, size, 8)
 		}
 		adapter = sqlite3.New(sqlDB)
 	}
@@ -137,16 +141,11 @@ func openPostgres(dsn string) (*sql.DB, error) {
 	return stdlib.OpenDB(*cfg), nil
 }
 
-func sizePool(db *sql.DB, pool []Pool, defaultOpen int) {
-	p := Pool{MaxOpen: defaultOpen, MaxLifetime: 30 * time.Minute}
-	if len(pool) > 0 {
-		p.MaxOpen = cmp.Or(pool[0].MaxOpen, p.MaxOpen)
-		p.MaxIdle = pool[0].MaxIdle
-		p.MaxLifetime = cmp.Or(pool[0].MaxLifetime, p.MaxLifetime)
-	}
-	db.SetMaxOpenConns(p.MaxOpen)
-	db.SetMaxIdleConns(cmp.Or(p.MaxIdle, p.MaxOpen))
-	db.SetConnMaxLifetime(p.MaxLifetime)
+func sizePool(db *sql.DB, p Pool, defaultOpen int) {
+	maxOpen := cmp.Or(p.MaxOpen, defaultOpen)
+	db.SetMaxOpenConns(maxOpen)
+	db.SetMaxIdleConns(cmp.Or(p.MaxIdle, maxOpen))
+	db.SetConnMaxLifetime(cmp.Or(p.MaxLifetime, 30*time.Minute))
 }
 
 // parseURL turns a DATABASE_URL into a dialect and a driver DSN.

@@ -84,10 +84,10 @@ type row interface {
 	scanned
 	rowID() int64
 	sortValue(column string) any
-	normalize()
 }
 
-// listing is one keyset-paginated query: table, filter, order and page arguments.
+// listing is one request for a keyset-paginated table: the table's columns and the orders
+// it accepts (keys), and the request's filter, order and page arguments.
 type listing struct {
 	table   string
 	columns string
@@ -182,7 +182,6 @@ func list[T any, PT interface {
 	if err != nil {
 		return Page[PT]{}, fmt.Errorf("list %s: %w", l.table, classify(ctx, err))
 	}
-	page, overflow := buildPage[T, PT](rows, sk)
 
 	// The far side of the cursor the client came from is checked only when there is one (a
 	// forward page from the start has nothing before it) and its flag will be read.
@@ -197,8 +196,7 @@ func list[T any, PT interface {
 		}
 		beyond = n > 0
 	}
-	sk.setNeighbours(&page.HasNextPage, &page.HasPreviousPage, overflow, beyond)
-	return page, nil
+	return buildPage[T, PT](rows, sk, beyond), nil
 }
 
 // pageStatement selects one page of a listing, plus one row to tell whether more follow.
@@ -249,22 +247,13 @@ func (sk seek) farSide(args PageArgs) (c *cursor, reverse bool) {
 	return sk.after, !sk.desc
 }
 
-// setNeighbours fills in hasNextPage and hasPreviousPage: overflow says the scan found more
-// rows than the page holds; beyond says rows lie on the far side of the client's cursor.
-func (sk seek) setNeighbours(next, prev *bool, overflow, beyond bool) {
-	if sk.backward {
-		*prev, *next = overflow, beyond
-	} else {
-		*next, *prev = overflow, beyond
-	}
-}
-
 // buildPage turns the scanned rows (at most limit+1, in scan order) into a page in client
-// order with cursors, and reports whether the scan overflowed the page.
+// order. A row beyond the limit means more lie ahead in the direction of paging; beyond says
+// rows lie on the far side of the client's cursor.
 func buildPage[T any, PT interface {
 	*T
 	row
-}](rows []T, sk seek) (Page[PT], bool) {
+}](rows []T, sk seek, beyond bool) Page[PT] {
 	overflow := len(rows) > sk.limit
 	rows = rows[:min(len(rows), sk.limit)]
 	if sk.backward {
@@ -272,11 +261,13 @@ func buildPage[T any, PT interface {
 	}
 	page := Page[PT]{Rows: make([]PT, len(rows)), key: sk.key}
 	for i := range rows {
-		r := PT(&rows[i])
-		r.normalize()
-		page.Rows[i] = r
+		page.Rows[i] = PT(&rows[i])
 	}
-	return page, overflow
+	page.HasNextPage, page.HasPreviousPage = overflow, beyond
+	if sk.backward {
+		page.HasNextPage, page.HasPreviousPage = beyond, overflow
+	}
+	return page
 }
 
 // compare writes the condition "row sorts after c" (or before it, when reverse is true,

@@ -15,6 +15,9 @@ import (
 // table's column list (storeColumns, itemColumns) names them.
 type scanned interface {
 	scanTargets() []any
+	// normalize puts the times in UTC, whatever zone the driver read them in (pgx uses
+	// the local one), so that every read returns them alike.
+	normalize()
 }
 
 const (
@@ -46,6 +49,7 @@ func queryRows[T any, PT interface {
 		if err := cur.Scan(PT(&v).scanTargets()...); err != nil {
 			return nil, fmt.Errorf("scan: %w", err)
 		}
+		PT(&v).normalize()
 		rows = append(rows, v)
 	}
 	if r, ok := cur.(interface{ Err() error }); ok {
@@ -68,7 +72,21 @@ func getByID[T any, PT interface {
 	if len(rows) == 0 {
 		return nil, notFound
 	}
-	r := PT(&rows[0])
-	r.normalize()
-	return r, nil
+	return PT(&rows[0]), nil
+}
+
+// deleteByID deletes the row of table with the given id, or returns notFound.
+func (db *DB) deleteByID(ctx context.Context, table string, id int64, notFound error) error {
+	var n int
+	err := db.write(ctx, func() (err error) {
+		n, err = db.repo.DeleteAny(ctx, rel.From(table).Where(rel.Eq("id", id)))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete %s %d: %w", table, id, classify(ctx, err))
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
 }

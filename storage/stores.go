@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/go-rel/rel"
 )
 
 // Store is a shop in the catalogue.
@@ -90,7 +88,7 @@ func (db *DB) CreateStore(ctx context.Context, name string) (*Store, error) {
 		return nil, err
 	}
 	s := Store{Name: name, NameKey: nameKey(name)}
-	if err := db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &s) }); err != nil {
+	if err := db.write(ctx, func() error { return db.repo.Insert(ctx, &s) }); err != nil {
 		if isUniqueViolation(err) {
 			return nil, errStoreNameTaken
 		}
@@ -113,7 +111,6 @@ func (db *DB) UpdateStore(ctx context.Context, id int64, name string) (*Store, e
 	})
 	switch {
 	case err == nil:
-		s.normalize()
 		return &s, nil
 	case isNotFound(err):
 		return nil, errStoreNotFound
@@ -125,16 +122,5 @@ func (db *DB) UpdateStore(ctx context.Context, id int64, name string) (*Store, e
 
 // DeleteStore deletes a store; the database deletes its items with it (ON DELETE CASCADE).
 func (db *DB) DeleteStore(ctx context.Context, id int64) error {
-	var n int
-	err := db.write(ctx, func(ctx context.Context) (err error) {
-		n, err = db.repo.DeleteAny(ctx, rel.From("stores").Where(rel.Eq("id", id)))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete store %d: %w", id, classify(ctx, err))
-	}
-	if n == 0 {
-		return errStoreNotFound
-	}
-	return nil
+	return db.deleteByID(ctx, "stores", id, errStoreNotFound)
 }

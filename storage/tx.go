@@ -14,8 +14,8 @@ import (
 // Postgres locks the row with FOR UPDATE. SQLite has neither row locks nor FOR UPDATE; its
 // transactions begin IMMEDIATE (see parseURL), holding the database's write lock from the
 // start, which serialises read-then-write transactions just the same.
-func (db *DB) readThenWrite(ctx context.Context, entity any, id int64, change func() bool) error {
-	return db.write(ctx, func(ctx context.Context) error {
+func (db *DB) readThenWrite(ctx context.Context, entity scanned, id int64, change func() bool) error {
+	return db.write(ctx, func() error {
 		return db.repo.Transaction(ctx, func(ctx context.Context) error {
 			query := []rel.Querier{rel.Eq("id", id)}
 			if db.dialect == Postgres {
@@ -24,6 +24,7 @@ func (db *DB) readThenWrite(ctx context.Context, entity any, id int64, change fu
 			if err := db.repo.Find(ctx, entity, query...); err != nil {
 				return err
 			}
+			entity.normalize()
 			if !change() {
 				return nil
 			}

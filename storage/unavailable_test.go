@@ -115,20 +115,22 @@ func TestWriteBlockedByALockIsUnavailable(t *testing.T) {
 	// Another connection holds the write lock, so writes wait. On Postgres the caller's
 	// context bounds the wait; SQLite's wait for its lock cannot be interrupted, so there
 	// the busy timeout (5 s, see parseURL) bounds it, and one write is enough to show it.
-	tests := []struct {
-		backend storagetest.Backend
-		writes  []string
-		within  time.Duration
+	limits := map[string]struct {
+		writes []string
+		within time.Duration
 	}{
-		{storagetest.Backend{Name: "postgres", New: storagetest.NewPostgres},
-			[]string{"CreateStore", "UpdateStore", "DeleteStore", "CreateItem", "UpdateItem", "DeleteItem"}, 2 * time.Second},
-		{storagetest.Backend{Name: "sqlite", New: storagetest.NewSQLite}, []string{"UpdateItem"}, 7 * time.Second},
+		"postgres": {[]string{"CreateStore", "UpdateStore", "DeleteStore", "CreateItem", "UpdateItem", "DeleteItem"}, 2 * time.Second},
+		"sqlite":   {[]string{"UpdateItem"}, 7 * time.Second},
 	}
-	for _, tt := range tests {
-		t.Run(tt.backend.Name, func(t *testing.T) {
+	for _, backend := range storagetest.Backends {
+		tt, ok := limits[backend.Name]
+		if !ok {
+			t.Fatalf("no writes or limit for backend %s", backend.Name)
+		}
+		t.Run(backend.Name, func(t *testing.T) {
 			t.Parallel()
-			url := tt.backend.New(t)
-			if tt.backend.Name == "postgres" {
+			url := backend.New(t)
+			if backend.Name == "postgres" {
 				// The pool's sessions carry a name of their own, to be found in pg_stat_activity.
 				url += "&application_name=sg-blocked-" + uniqueName()
 			}
@@ -153,7 +155,7 @@ func TestWriteBlockedByALockIsUnavailable(t *testing.T) {
 				}
 				// Given up means given up in Postgres too: a statement left waiting would
 				// run once the lock is free, for a caller that was told it failed.
-				if tt.backend.Name == "postgres" {
+				if backend.Name == "postgres" {
 					if n := lockWaits(t, url); n != 0 {
 						t.Errorf("%s: %d statements still wait for the lock after it returned", op.name, n)
 					}

@@ -9,9 +9,9 @@ import "context"
 // over 100 ms and let a queued write outlive REQUEST_TIMEOUT. Waiting for the turn in Go is
 // first come, first served and ends when ctx does. The busy timeout still covers writers in
 // other processes.
-func (db *DB) write(ctx context.Context, fn func(context.Context) error) error {
+func (db *DB) write(ctx context.Context, fn func() error) error {
 	if db.writeTurn == nil {
-		return fn(ctx)
+		return fn()
 	}
 	select {
 	case db.writeTurn <- struct{}{}:
@@ -19,5 +19,5 @@ func (db *DB) write(ctx context.Context, fn func(context.Context) error) error {
 		return ctx.Err()
 	}
 	defer func() { <-db.writeTurn }()
-	return fn(ctx)
+	return fn()
 }
