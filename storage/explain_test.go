@@ -2,8 +2,6 @@ package storage
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -14,14 +12,7 @@ import (
 // runs the statements the API sends most: each must seek an index, not scan the table.
 func TestHotQueriesUseIndexes(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, storagetest.NewPostgres(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openMigrated(t, storagetest.NewPostgres(t))
 	for _, sql := range []string{
 		`INSERT INTO stores (name, name_key, created_at, updated_at)
 		 SELECT 'Store ' || g, 'store ' || g, now(), now() FROM generate_series(1, 100) g`,

@@ -17,14 +17,7 @@ func TestReadThenWriteHoldsTheRowAgainstAConcurrentPatch(t *testing.T) {
 	for _, b := range storagetest.Backends {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := Open(ctx, b.New(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db := openMigrated(t, b.New(t))
 			st, err := db.CreateStore(ctx, "Shop")
 			if err != nil {
 				t.Fatal(err)
@@ -67,4 +60,19 @@ func TestReadThenWriteHoldsTheRowAgainstAConcurrentPatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openMigrated opens and migrates the database at url for the package's internal tests; it
+// is closed when t ends.
+func openMigrated(t *testing.T, url string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), url, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
