@@ -119,10 +119,12 @@ func (db *DB) pagesByStoreStatement(storeIDs []int64, where conditions, sk seek)
 	}
 	// SQLite has no LATERAL. A correlated IN (… LIMIT) runs once per store and seeks the same
 	// index for one page's ids; numbering every matching row with row_number() would read
-	// each store's items to the end.
+	// each store's items to the end. CROSS JOIN is SQLite's way to fix the join order: store
+	// ids outside, items looked up by rowid. Left to choose, the planner scanned every item
+	// and ran the subquery again for each (bench/run's nested scenario fell to 4 req/s).
 	st.write("SELECT ", qualify("i.", itemColumns), " FROM ")
 	st.idTable(storeIDs)
-	st.write(" JOIN items i ON i.id IN (SELECT id FROM items WHERE store_id = s.sid")
+	st.write(" CROSS JOIN items i WHERE i.id IN (SELECT id FROM items WHERE store_id = s.sid")
 	where.write(st)
 	sk.writeBounds(st)
 	st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1), ") ORDER BY i.store_id, ",

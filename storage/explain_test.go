@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,5 +103,62 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 				t.Fatalf("plan does not seek %s:\n%s\n%s", tt.wantIndex, st.sql.String(), plan.String())
 			}
 		})
+	}
+}
+
+// TestSQLiteNestedPagesSeekEachStore asks SQLite's planner how it runs the statement behind
+// nested pages: store ids outside, each page's items found by rowid, never a scan of every
+// item (which, with the subquery run again per item, made nested reads 15 times slower).
+func TestSQLiteNestedPagesSeekEachStore(t *testing.T) {
+	ctx := context.Background()
+	db := openMigrated(t, storagetest.NewSQLite(t))
+	for _, sql := range []string{
+		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20)
+		 INSERT INTO stores (name, name_key, created_at, updated_at)
+		 SELECT 'Store ' || n, 'store ' || n, '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM g`,
+		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2000)
+		 INSERT INTO items (store_id, name, name_key, price_cents, created_at, updated_at)
+		 SELECT 1 + n % 20, 'Item ' || n, 'item ' || n, n % 500, '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM g`,
+	} {
+		if _, _, err := db.repo.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The planner may choose differently once it has statistics: check both ways.
+	for _, analyzed := range []bool{false, true} {
+		if analyzed {
+			if _, _, err := db.repo.Exec(ctx, "ANALYZE"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, field := range []string{"ID", "NAME", "PRICE", "CREATED_AT"} {
+			t.Run(fmt.Sprintf("%s analyzed %v", field, analyzed), func(t *testing.T) {
+				first := 20
+				l := listing{table: "items", columns: itemColumns, keys: itemKeys, order: Order{Field: field}, page: PageArgs{First: &first}}
+				sk, err := l.resolve()
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := db.pagesByStoreStatement([]int64{1, 2, 3, 4, 5}, nil, sk)
+				rows, err := db.sql.QueryContext(ctx, "EXPLAIN QUERY PLAN "+st.sql.String(), st.args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				var plan []string
+				for rows.Next() {
+					var id, parent, unused int
+					var detail string
+					if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+						t.Fatal(err)
+					}
+					plan = append(plan, detail)
+				}
+				joined := strings.Join(plan, "\n")
+				if !strings.Contains(joined, "SEARCH i USING INTEGER PRIMARY KEY") || slices.ContainsFunc(plan, func(d string) bool { return strings.HasPrefix(d, "SCAN i") }) {
+					t.Fatalf("plan does not look up each page's items by rowid:\n%s\n%s", st.sql.String(), joined)
+				}
+			})
+		}
 	}
 }
