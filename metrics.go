@@ -13,15 +13,19 @@ import (
 	"github.com/storegraph/storegraph/storage"
 )
 
-// maxOperationLabels bounds the distinct operation names the metrics keep: clients choose
-// the names, and every label value is a time series held in memory for good.
-const maxOperationLabels = 200
+// maxOperationLabels bounds the distinct operation names the metrics keep, and
+// maxOperationBytes their length: clients choose the names, and every label value is a time
+// series held in memory for good, and written out by every scrape.
+const (
+	maxOperationLabels = 200
+	maxOperationBytes  = 100
+)
 
 // Label values for requests without a usable operation name. Parentheses cannot occur in a
 // GraphQL name, so these never collide with one.
 const (
 	anonymousOperation = "(anonymous)" // no name, or the request failed before it was read
-	otherOperation     = "(other)"     // a name beyond maxOperationLabels
+	otherOperation     = "(other)"     // a name beyond maxOperationLabels, or too long
 )
 
 // metrics are what /metrics serves: GraphQL requests by operation and outcome, their
@@ -86,6 +90,9 @@ func (m *metrics) operationLabel(name string) string {
 	if name == "" {
 		return anonymousOperation
 	}
+	if len(name) > maxOperationBytes {
+		return otherOperation
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.operations[name] {
@@ -95,4 +102,13 @@ func (m *metrics) operationLabel(name string) string {
 		m.operations[name] = true
 	}
 	return name
+}
+
+// truncateOperation cuts an operation name for the access log at maxOperationBytes, marking
+// the cut with "…". GraphQL names are ASCII, so the cut falls between characters.
+func truncateOperation(name string) string {
+	if len(name) <= maxOperationBytes {
+		return name
+	}
+	return name[:maxOperationBytes] + "…"
 }

@@ -61,6 +61,15 @@ func TestOperationLabelsAreBounded(t *testing.T) {
 		{"Op0", "Op0"}, // names already seen keep their label
 		{"", "(anonymous)"},
 	}
+	fresh := &metrics{operations: map[string]bool{}}
+	for _, tt := range []struct{ name, want string }{
+		{strings.Repeat("N", maxOperationBytes), strings.Repeat("N", maxOperationBytes)},
+		{strings.Repeat("N", maxOperationBytes+1), "(other)"},
+	} {
+		if got := fresh.operationLabel(tt.name); got != tt.want {
+			t.Errorf("label of a name of %d bytes = %q, want %q", len(tt.name), got, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		if got := m.operationLabel(tt.name); got != tt.want {
 			t.Errorf("label of %q = %q, want %q", tt.name, got, tt.want)

@@ -245,6 +245,7 @@ func routes(cfg config, db *storage.DB, log *slog.Logger) http.Handler {
 		Introspection: cfg.introspection,
 		MaxBodyBytes:  int64(cfg.limits.bodyBytes),
 		Limits:        cfg.limits.document,
+		Admission:     cfg.limits.admission,
 	}))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -283,7 +284,7 @@ func accessLog(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
-			slog.String("operation", info.Operation),
+			slog.String("operation", truncateOperation(info.Operation)),
 			slog.Int64("statements", info.Statements),
 			slog.Int("status", rec.Status()),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),

@@ -21,8 +21,9 @@ import (
 var configVariables = []string{
 	"PORT", "DATABASE_URL", "GRAPHQL_INTROSPECTION", "SHUTDOWN_TIMEOUT", "REQUEST_TIMEOUT",
 	"DB_MAX_CONNS", "DB_MAX_IDLE_CONNS", "DB_CONN_MAX_LIFETIME", "LOG_LEVEL",
-	"MAX_BODY_BYTES", "MAX_QUERY_TOKENS", "MAX_QUERY_DEPTH", "MAX_QUERY_ALIASES",
-	"MAX_QUERY_COMPLEXITY", "MAX_PAGE_SIZE", "CORS_ORIGINS", "CORS_ALLOW_CREDENTIALS",
+	"MAX_BODY_BYTES", "MAX_QUERY_BYTES", "MAX_QUERY_TOKENS", "MAX_QUERY_FIELDS", "MAX_FIELD_REPEATS",
+	"MAX_QUERY_DEPTH", "MAX_QUERY_ALIASES", "MAX_QUERY_COMPLEXITY", "MAX_PAGE_SIZE",
+	"MAX_INFLIGHT_COST", "ADMISSION_TIMEOUT", "CORS_ORIGINS", "CORS_ALLOW_CREDENTIALS",
 }
 
 func unsetConfig(t *testing.T, env map[string]string) {
@@ -256,6 +257,12 @@ func TestAccessLogLineCarriesOperationStatusDurationAndRequestID(t *testing.T) {
 			return r
 		}, "/graphql", "", http.StatusUnsupportedMediaType},
 		{"not GraphQL", func() *http.Request { return httptest.NewRequest(http.MethodGet, "/healthz", nil) }, "/healthz", "", http.StatusOK},
+		{"a long operation name is cut", func() *http.Request {
+			name := strings.Repeat("N", 5000)
+			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"query `+name+` { stores { totalCount } }"}`))
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}, "/graphql", strings.Repeat("N", 100) + "…", http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -137,18 +137,19 @@ func badCases(storeID, itemID string) []badCase {
 	// Abusive documents are refused by the request limits before they are parsed in full or
 	// executed.
 	deep := `{ stores { nodes { ` + strings.Repeat(`items { nodes { store { `, 300) + `id` + strings.Repeat(` } } }`, 300) + ` } } }`
-	tooDeep := `{ stores { nodes { ` + strings.Repeat(`items { nodes { store { `, 3000) + `id` + strings.Repeat(` } } }`, 3000) + ` } } }`
+	tooDeep := `{ stores { nodes { ` + strings.Repeat(`items { nodes { store { `, 900) + `id` + strings.Repeat(` } } }`, 900) + ` } } }`
 	var aliases strings.Builder
 	aliases.WriteString("{")
-	for i := range 10000 {
+	for i := range 1000 {
 		fmt.Fprintf(&aliases, ` a%d: item(id: "%s") { id }`, i, itemID)
 	}
 	aliases.WriteString(" }")
 	cases = append(cases,
 		badCase{name: "body of 2 MiB", body: badBody("{ __typename }", map[string]any{"pad": strings.Repeat("x", 2<<20)}), wantStatus: 413, wantCodes: []string{"PAYLOAD_TOO_LARGE"}},
 		badCase{name: "300 levels of nesting", body: badBody(deep, nil), wantStatus: 200, wantCodes: []string{"DEPTH_LIMIT_EXCEEDED"}},
-		badCase{name: "3,000 levels of nesting", body: badBody(tooDeep, nil), wantStatus: 200, wantCodes: []string{"TOKEN_LIMIT_EXCEEDED"}},
-		badCase{name: "10,000 aliases", body: badBody(aliases.String(), nil), wantStatus: 200, wantCodes: []string{"TOKEN_LIMIT_EXCEEDED"}},
+		badCase{name: "900 levels of nesting", body: badBody(tooDeep, nil), wantStatus: 200, wantCodes: []string{"TOKEN_LIMIT_EXCEEDED"}},
+		badCase{name: "1,000 aliases", body: badBody(aliases.String(), nil), wantStatus: 200, wantCodes: []string{"TOKEN_LIMIT_EXCEEDED"}},
+		badCase{name: "a document of 100 KB", body: badBody("{ __typename }"+strings.Repeat(" ", 100<<10), nil), wantStatus: 200, wantCodes: []string{"SIZE_LIMIT_EXCEEDED"}},
 	)
 	return cases
 }

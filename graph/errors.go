@@ -35,14 +35,7 @@ const (
 	CodeUnavailable = "UNAVAILABLE"
 )
 
-// Codes of the limits on a GraphQL document (limits.go). The operation is not executed.
-const (
-	CodeTokenLimitExceeded = "TOKEN_LIMIT_EXCEEDED"
-	CodeDepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED"
-	CodeAliasLimitExceeded = "ALIAS_LIMIT_EXCEEDED"
-	// CodeComplexityLimitExceeded is set by gqlgen's complexity extension itself.
-	CodeComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
-)
+const unavailableMessage = "The service is temporarily unavailable; try again shortly."
 
 var errIntrospectionDisabled = errors.New("Introspection is disabled on this server.")
 
@@ -65,7 +58,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			// of them at once: all but the last are added beside this one, in order.
 			last := len(invalid.Fields) - 1
 			for _, problem := range invalid.Fields[:last] {
-				graphql.AddError(ctx, &storage.ValidationError{Fields: []storage.FieldError{problem}})
+				graphql.AddError(ctx, &gqlerror.Error{Err: &storage.ValidationError{Fields: []storage.FieldError{problem}},
+					Path: gqlErr.Path, Locations: gqlErr.Locations})
 			}
 			problem := invalid.Fields[last]
 			return withCode(gqlErr, problem.Message, CodeBadUserInput, "field", problem.Field)
@@ -73,9 +67,14 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, notFound.Error(), CodeNotFound)
 		case errors.As(err, &conflict):
 			return withCode(gqlErr, conflict.Message, CodeConflict)
-		case errors.Is(err, storage.ErrUnavailable):
-			log.WarnContext(ctx, "database unavailable", "path", gqlErr.Path.String(), "error", err.Error())
-			return withCode(gqlErr, "The service is temporarily unavailable; try again shortly.", CodeUnavailable)
+		case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			// The request's context ended (REQUEST_TIMEOUT, shutdown, the client left) or the
+			// database is down: every field still waiting fails the same way, and one line
+			// says it.
+			if info := requestInfo(ctx); info == nil || info.firstUnavailable() {
+				log.WarnContext(ctx, "database unavailable", "path", gqlErr.Path.String(), "error", err.Error())
+			}
+			return withCode(gqlErr, unavailableMessage, CodeUnavailable)
 		case errors.Is(err, errIntrospectionDisabled):
 			return withCode(gqlErr, errIntrospectionDisabled.Error(), CodeIntrospectionDisabled)
 		case gqlErr.Err == nil && gqlErr.Extensions["code"] != nil:

@@ -51,6 +51,13 @@ func TestErrorPresenterMapsEveryErrorToACode(t *testing.T) {
 			wantLog: "dial tcp 127.0.0.1:5432: connect: connection refused",
 		},
 		{
+			name:    "the request's context ending is unavailable, not internal",
+			err:     fmt.Errorf("load items: %w", context.DeadlineExceeded),
+			wantMsg: "The service is temporarily unavailable; try again shortly.",
+			wantExt: map[string]any{"code": "UNAVAILABLE"},
+			wantLog: "context deadline exceeded",
+		},
+		{
 			name:    "anything else is internal and hides its text",
 			err:     errors.New(`pq: duplicate key value violates unique constraint "x"`),
 			wantMsg: "internal error",
@@ -65,7 +72,7 @@ func TestErrorPresenterMapsEveryErrorToACode(t *testing.T) {
 		},
 		{
 			name:    "a limit keeps its message and gets its own code",
-			err:     limitExceeded(aliasLimit, 31, 30),
+			err:     limitExceeded(CodeAliasLimitExceeded, "The document has %d aliases; the limit is %d.", 31, 30),
 			wantMsg: "The document has 31 aliases; the limit is 30.",
 			wantExt: map[string]any{"code": "ALIAS_LIMIT_EXCEEDED"},
 		},
@@ -125,4 +132,29 @@ func TestEveryValidationProblemIsAnErrorOfItsOwn(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("errors = %q, want %q", got, want)
 	}
+}
+
+func TestUnavailableIsLoggedOncePerRequest(t *testing.T) {
+	var logs bytes.Buffer
+	present := ErrorPresenter(slog.New(slog.NewTextHandler(&logs, nil)))
+	ctx := WithRequestInfo(context.Background(), &RequestInfo{})
+	for _, err := range []error{context.DeadlineExceeded, unavailable{}, context.Canceled} {
+		if got := present(ctx, err); got.Extensions["code"] != CodeUnavailable {
+			t.Fatalf("%v presented as %v", err, got.Extensions)
+		}
+	}
+	if lines := strings.Count(logs.String(), "\n"); lines != 1 {
+		t.Fatalf("%d log lines, want 1:\n%s", lines, logs.String())
+	}
+}
+
+func TestEveryErrorOfAFieldCarriesItsPathAndLocation(t *testing.T) {
+	h := newTestHandler(t, Options{})
+	exchange{"", postJSON("", queryBody(`mutation {
+  createItem(input: {name: "", price: -1, storeId: "x"}) { id }
+}`)), 200, jsonType, `{"errors":[` +
+		`{"message":"Name must not be empty.","path":["createItem"],"locations":[{"line":2,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"name"}},` +
+		`{"message":"Price must be between 0 and 99999999.99.","path":["createItem"],"locations":[{"line":2,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"price"}},` +
+		`{"message":"Not a valid ID: expected a positive integer such as \"7\".","path":["createItem"],"locations":[{"line":2,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"storeId"}}` +
+		`],"data":null}`}.check(t, h)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -27,29 +26,52 @@ type Options struct {
 	MaxBodyBytes int64
 	// Limits bound the GraphQL document and the page size.
 	Limits Limits
-	// QueryCache keeps parsed and validated documents by query text; nil means an LRU cache
-	// of 1000 documents.
+	// Admission bounds the operations executing at once.
+	Admission Admission
+	// QueryCache keeps parsed and validated documents by query text; nil means a cache of
+	// queryCacheBytes.
 	QueryCache graphql.Cache[*ast.QueryDocument]
 }
 
+// The caches are bounded by bytes. A parsed document holds about 31 bytes of syntax tree per
+// byte of its text (measured on field-heavy documents; comments and string literals cost
+// nothing beyond the text), so each is charged 32 times its length: the query cache holds
+// about 1 MB of distinct documents. A document over maxCachedQueryBytes is neither cached
+// nor registered as a persisted query (MAX_QUERY_BYTES refuses such documents by default).
+const (
+	queryCacheBytes     = 32 << 20
+	persistedQueryBytes = 8 << 20
+	maxCachedQueryBytes = 64 << 10
+	parsedBytesPerByte  = 32
+)
+
 // NewHandler returns the GraphQL endpoint: POST and GET (queries only) over HTTP.
 func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
+	return newHandler(db, log, opts, newAdmission(opts.Admission))
+}
+
+// newHandler is NewHandler with the admission state given, so that tests can fill it.
+func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission) http.Handler {
 	pageSize := cmp.Or(opts.Limits.PageSize, storage.MaxPageSize)
+	opts.Limits.PageSize = pageSize
 	srv := handler.New(NewExecutableSchema(Config{
-		Resolvers:  &Resolver{DB: db, Log: log, MaxPageSize: pageSize},
-		Complexity: complexity(pageSize),
+		Resolvers: &Resolver{DB: db, Log: log, MaxPageSize: pageSize},
 	}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(httpTransport{maxBodyBytes: opts.MaxBodyBytes})
+	srv.AddTransport(httpTransport{maxBodyBytes: opts.MaxBodyBytes, admission: admit})
 	// Parsed and validated documents are kept by query text, and clients may send a query's
 	// hash alone once the server has seen it (automatic persisted queries).
 	queryCache := opts.QueryCache
 	if queryCache == nil {
-		queryCache = lru.New[*ast.QueryDocument](1000)
+		queryCache = newByteLRU(queryCacheBytes, maxCachedQueryBytes*parsedBytesPerByte,
+			func(query string, _ *ast.QueryDocument) int { return parsedBytesPerByte * len(query) })
 	}
 	srv.SetQueryCache(queryCache)
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	opts.Limits.use(srv)
+	persisted := persistedQueries{store: newByteLRU(persistedQueryBytes, maxCachedQueryBytes,
+		func(hash, query string) int { return len(hash) + len(query) })}
+	srv.Use(persisted)
+	opts.Limits.use(srv, queryCache)
+	srv.Use(persisted.registration())
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -93,8 +115,9 @@ type RequestInfo struct {
 	Operation  string
 	Statements int64 // SQL statements the request ran
 
-	mu    sync.Mutex // errors are presented from concurrently resolved fields
-	codes []string
+	mu          sync.Mutex // errors are presented from concurrently resolved fields
+	codes       []string
+	unavailable bool // an UNAVAILABLE error has been logged
 }
 
 type requestInfoKey struct{}

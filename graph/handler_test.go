@@ -65,6 +65,8 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	const query = "{ stores { totalCount } }"
 	hash := fmt.Sprintf("%x", sha256.Sum256([]byte(query)))
 	ext := `"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + hash + `"}}`
+	const invalid = "{ nope }"
+	invalidExt := fmt.Sprintf(`"extensions":{"persistedQuery":{"version":1,"sha256Hash":"%x"}}`, sha256.Sum256([]byte(invalid)))
 	tests := []struct {
 		name string
 		body string
@@ -78,6 +80,10 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 			`{"data":{"stores":{"totalCount":0}}}`},
 		{"a query that does not match its hash is refused", `{"query":"{ __typename }",` + ext + `}`,
 			`{"errors":[{"message":"provided APQ hash does not match query","extensions":{"code":"BAD_USER_INPUT"}}]}`},
+		{"a query that does not validate is refused", `{"query":"` + invalid + `",` + invalidExt + `}`,
+			`{"errors":[{"message":"Cannot query field \"nope\" on type \"Query\".","locations":[{"line":1,"column":3}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`},
+		{"and is not registered", `{` + invalidExt + `}`,
+			`{"errors":[{"message":"PersistedQueryNotFound","extensions":{"code":"PERSISTED_QUERY_NOT_FOUND"}}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,7 +114,9 @@ func TestParsedQueriesAreCachedByQueryText(t *testing.T) {
 	cache := &countingCache{MapCache: graphql.MapCache[*ast.QueryDocument]{}}
 	h := newTestHandler(t, Options{QueryCache: cache})
 	const body = `{"query":"{ stores { totalCount } }"}`
-	for i, wantHits := range []int{0, 1} {
+	// A document seen before is looked up twice: by the document limits, which do not check
+	// it again, and by gqlgen, which does not parse it again.
+	for i, wantHits := range []int{0, 2} {
 		x := exchange{"", postJSON("", body), 200, jsonType, `{"data":{"stores":{"totalCount":0}}}`}
 		x.check(t, h)
 		if cache.hits != wantHits || len(cache.MapCache) != 1 {

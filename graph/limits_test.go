@@ -2,6 +2,8 @@ package graph
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -29,9 +31,30 @@ func TestLimitsRefuseDocumentsBeforeExecution(t *testing.T) {
 		wantStatus int
 		wantBody   string
 	}{
+		{"bytes at the limit run", Limits{Bytes: 14}, `{ __typename }`, 200, typename},
+		{"one byte over is refused", Limits{Bytes: 13}, `{ __typename }`, 400,
+			refused("SIZE_LIMIT_EXCEEDED", "The document is larger than 13 bytes.")},
+		{"comments count as bytes", Limits{Bytes: 19}, "{ __typename } # pad", 400,
+			refused("SIZE_LIMIT_EXCEEDED", "The document is larger than 19 bytes.")},
+
 		{"tokens at the limit run", Limits{Tokens: 3}, `{ __typename }`, 200, typename},
 		{"one token over is refused", Limits{Tokens: 2}, `{ __typename }`, 400,
 			refused("TOKEN_LIMIT_EXCEEDED", "The document has more than 2 tokens.")},
+
+		{"expanded fields at the limit run", Limits{Fields: 4}, `{ ...F ...F } fragment F on Query { __typename }`, 200, typename},
+		{"each spread counts its fragment again", Limits{Fields: 4}, `{ ...F ...F } fragment F on Query { a: __typename b: __typename }`, 400,
+			refused("FIELD_LIMIT_EXCEEDED", "The document has more than 4 fields once its fragments are expanded.")},
+		{"a chain of doubling fragments is refused at once", Limits{Fields: 2000}, doublingChain(60), 400,
+			refused("FIELD_LIMIT_EXCEEDED", "The document has more than 2000 fields once its fragments are expanded.")},
+		{"a fragment cycle is validation's to report", Limits{Fields: 10, FieldRepeats: 2}, `{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }`, 400,
+			`{"errors":[{"message":"Cannot spread fragment \"A\" within itself via \"B\".","locations":[{"line":1,"column":64}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`},
+
+		{"repeats at the limit run", Limits{FieldRepeats: 2}, `{ __typename ...F } fragment F on Query { __typename }`, 200, typename},
+		{"repeats through fragments are refused", Limits{FieldRepeats: 2}, `{ __typename ...F } fragment F on Query { __typename ... on Query { __typename } }`, 400,
+			`{"errors":[{"message":"The field \"__typename\" is selected more than 2 times in one place of the response; select it once.","locations":[{"line":1,"column":3}],"extensions":{"code":"REPEAT_LIMIT_EXCEEDED"}}]}`},
+		{"repeats count where merged parents put them", Limits{FieldRepeats: 2}, `{ stores { totalCount totalCount } stores { totalCount } }`, 400,
+			`{"errors":[{"message":"The field \"totalCount\" is selected more than 2 times in one place of the response; select it once.","locations":[{"line":1,"column":12}],"extensions":{"code":"REPEAT_LIMIT_EXCEEDED"}}]}`},
+		{"aliases make places of their own", Limits{FieldRepeats: 1}, `{ a: __typename b: __typename }`, 200, `{"data":{"a":"Query","b":"Query"}}`},
 
 		{"depth at the limit runs", Limits{Depth: 2}, `{ stores { totalCount } }`, 200, `{"data":{"stores":{"totalCount":0}}}`},
 		{"one level deeper is refused", Limits{Depth: 2}, `{ stores { nodes { id } } }`, 400,
@@ -58,6 +81,9 @@ func TestLimitsRefuseDocumentsBeforeExecution(t *testing.T) {
 		{"a size over the page limit gets the page-size error", Limits{Complexity: 101}, `{ stores(first: 1000) { totalCount } }`, 200,
 			`{"errors":[{"message":"first must be between 0 and 100.","path":["stores"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"first"}}],"data":null}`},
 
+		{"a cursor over the length limit is refused before any work", Limits{}, `{ stores { nodes { items(after: "` + strings.Repeat("A", 1025) + `") { totalCount } } } }`, 400,
+			`{"errors":[{"message":"Invalid cursor.","locations":[{"line":1,"column":20}],"extensions":{"code":"BAD_USER_INPUT","field":"after"}}]}`},
+
 		{"page size at the limit runs", Limits{PageSize: 5}, `{ stores(first: 5) { totalCount } }`, 200, `{"data":{"stores":{"totalCount":0}}}`},
 		{"a page over the limit is refused", Limits{PageSize: 5}, `{ items(last: 6) { totalCount } }`, 200,
 			`{"errors":[{"message":"last must be between 0 and 5.","path":["items"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"last"}}],"data":null}`},
@@ -68,6 +94,56 @@ func TestLimitsRefuseDocumentsBeforeExecution(t *testing.T) {
 			// As application/graphql-response+json, a document refused before execution is a 400.
 			exchange{tt.name, postJSON(gqlResp, queryBody(tt.query)), tt.wantStatus, gqlRespType, tt.wantBody}.check(t, h)
 		})
+	}
+}
+
+// doublingChain is a document whose fragments each spread the one before twice: n links
+// expand to 2^n fields.
+func doublingChain(n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{ stores { nodes { ...F%d } } } fragment F0 on Store { id }", n)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, " fragment F%d on Store { ...F%d ...F%d }", i, i-1, i-1)
+	}
+	return b.String()
+}
+
+func TestCursorsInVariablesAreCheckedBeforeAnyWork(t *testing.T) {
+	h := newTestHandler(t, Options{})
+	body, _ := json.Marshal(map[string]any{
+		"query":     `query($c: String) { items(before: $c) { totalCount } }`,
+		"variables": map[string]string{"c": strings.Repeat("A", 1025)},
+	})
+	exchange{"", postJSON(gqlResp, string(body)), 400, gqlRespType,
+		`{"errors":[{"message":"Invalid cursor.","locations":[{"line":1,"column":21}],"extensions":{"code":"BAD_USER_INPUT","field":"before"}}]}`}.check(t, h)
+}
+
+func TestValidationReportsAtMostAHundredErrors(t *testing.T) {
+	h := newTestHandler(t, Options{Limits: Limits{FieldRepeats: 20}})
+	var q strings.Builder
+	q.WriteString("{")
+	for i := range 20 {
+		fmt.Fprintf(&q, ` store(id: "%d") { id }`, i) // 190 conflicting pairs
+	}
+	q.WriteString(" }")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, postJSON(gqlResp, queryBody(q.String())))
+	var resp struct {
+		Errors []struct {
+			Locations  []any
+			Extensions struct{ Code string }
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != 400 || len(resp.Errors) != 100 {
+		t.Fatalf("status %d, %d errors; want 400 and 100", rec.Code, len(resp.Errors))
+	}
+	for i, e := range resp.Errors {
+		if e.Extensions.Code != "GRAPHQL_VALIDATION_FAILED" || len(e.Locations) == 0 {
+			t.Fatalf("error %d: code %q, locations %v", i, e.Extensions.Code, e.Locations)
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -29,8 +28,8 @@ type loaders struct {
 	storeGroups map[int64]*group // store id -> the store page it was listed in
 	itemGroups  map[int64]*group // item id -> the item page it was listed in
 	known       map[int64]bool   // store ids primed into stores
-	itemPages   map[string]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]
-	itemCounts  map[string]*dataloadgen.Loader[int64, int]
+	itemPages   map[argsKey]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]
+	itemCounts  map[argsKey]*dataloadgen.Loader[int64, int]
 	done        map[groupKey]func() error // one sync.OnceValue per batched load
 }
 
@@ -40,7 +39,7 @@ type group struct{ storeIDs []int64 }
 // groupKey names one batched load of a group: which field, with which arguments.
 type groupKey struct {
 	field string
-	args  string
+	args  argsKey
 	g     *group
 }
 
@@ -57,8 +56,8 @@ func (l *loaders) init() {
 		l.storeGroups = map[int64]*group{}
 		l.itemGroups = map[int64]*group{}
 		l.known = map[int64]bool{}
-		l.itemPages = map[string]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]{}
-		l.itemCounts = map[string]*dataloadgen.Loader[int64, int]{}
+		l.itemPages = map[argsKey]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]{}
+		l.itemCounts = map[argsKey]*dataloadgen.Loader[int64, int]{}
 		l.done = map[groupKey]func() error{}
 	})
 }
@@ -163,7 +162,7 @@ func (l *loaders) store(ctx context.Context, it *storage.Item) (*storage.Store, 
 // items returns one store's page of items.
 func (l *loaders) items(ctx context.Context, storeID int64, f storage.ItemFilter, o storage.Order, p storage.PageArgs) (storage.Page[*storage.Item], error) {
 	l.init()
-	return byStore(ctx, l, l.itemPages, "Store.items", filterKey(f)+"|"+pageKey(o, p), storeID,
+	return byStore(ctx, l, l.itemPages, "Store.items", pageKey(f, o, p), storeID,
 		func(ctx context.Context, ids []int64) (map[int64]storage.Page[*storage.Item], error) {
 			return l.db.ListItemsByStore(ctx, ids, f, o, p)
 		})
@@ -181,7 +180,7 @@ func (l *loaders) itemCount(ctx context.Context, storeID int64, f storage.ItemFi
 // byStore returns one store's value of a read that fetch does for many stores at once. A
 // store listed in a page is served by one fetch for its whole sibling group; a lone store by
 // the loader for these arguments (args), which batches whatever lone stores ask together.
-func byStore[V any](ctx context.Context, l *loaders, loaders map[string]*dataloadgen.Loader[int64, V], field, args string, storeID int64,
+func byStore[V any](ctx context.Context, l *loaders, loaders map[argsKey]*dataloadgen.Loader[int64, V], field string, args argsKey, storeID int64,
 	fetch func(context.Context, []int64) (map[int64]V, error)) (V, error) {
 	l.mu.Lock()
 	loader, ok := loaders[args]
@@ -208,20 +207,38 @@ func byStore[V any](ctx context.Context, l *loaders, loaders map[string]*dataloa
 	return loader.Load(ctx, storeID)
 }
 
-// filterKey and pageKey spell arguments out as loader keys; the store id is left out,
-// since it is the key within the loader.
-func filterKey(f storage.ItemFilter) string {
-	return fmt.Sprintf("%s|%s|%s", deref(f.NameContains), deref(f.MinPrice), deref(f.MaxPrice))
+// argsKey is the arguments of a per-store read as a map key; the store id is left out, since
+// it is the key within the loader. Its fields are the arguments' values, compared as they
+// are: nothing is formatted, so a key costs what its arguments cost to copy.
+type argsKey struct {
+	nameContains, after, before optional[string]
+	minPrice, maxPrice          optional[float64]
+	first, last                 optional[int]
+	order                       storage.Order
+	skipNext, skipPrevious      bool
 }
 
-func pageKey(o storage.Order, p storage.PageArgs) string {
-	return fmt.Sprintf("%s %s|%s|%s|%s|%s|%t|%t", o.Field, o.Direction, deref(p.First), deref(p.After), deref(p.Last), deref(p.Before),
-		p.SkipHasNextPage, p.SkipHasPreviousPage)
+// optional is a pointer argument as a comparable value.
+type optional[T comparable] struct {
+	set   bool
+	value T
 }
 
-func deref[T any](v *T) string {
-	if v == nil {
-		return "-"
+func optionalOf[T comparable](p *T) optional[T] {
+	if p == nil {
+		return optional[T]{}
 	}
-	return fmt.Sprintf("%q", fmt.Sprint(*v))
+	return optional[T]{true, *p}
+}
+
+func filterKey(f storage.ItemFilter) argsKey {
+	return argsKey{nameContains: optionalOf(f.NameContains), minPrice: optionalOf(f.MinPrice), maxPrice: optionalOf(f.MaxPrice)}
+}
+
+func pageKey(f storage.ItemFilter, o storage.Order, p storage.PageArgs) argsKey {
+	k := filterKey(f)
+	k.order = o
+	k.first, k.after, k.last, k.before = optionalOf(p.First), optionalOf(p.After), optionalOf(p.Last), optionalOf(p.Before)
+	k.skipNext, k.skipPrevious = p.SkipHasNextPage, p.SkipHasPreviousPage
+	return k
 }

@@ -22,6 +22,15 @@ func (i *RequestInfo) addCode(code string) {
 	i.codes = append(i.codes, code)
 }
 
+// firstUnavailable reports whether this is the request's first UNAVAILABLE error.
+func (i *RequestInfo) firstUnavailable() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	first := !i.unavailable
+	i.unavailable = true
+	return first
+}
+
 func requestInfo(ctx context.Context) *RequestInfo {
 	info, _ := ctx.Value(requestInfoKey{}).(*RequestInfo)
 	return info

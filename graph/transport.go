@@ -31,7 +31,12 @@ const (
 // the wrong type in a GET, and answer a body over the size limit with 200.
 type httpTransport struct {
 	maxBodyBytes int64 // zero: no limit
+	admission    *admission
 }
+
+// maxRequestErrors bounds the errors of a request refused before execution: a document can
+// break a validation rule in every field, and a hundred are enough to fix it by.
+const maxRequestErrors = 100
 
 var _ graphql.Transport = httpTransport{}
 
@@ -71,7 +76,13 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 
 	ctx := r.Context()
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
+	if ctx.Err() != nil {
+		// The request timed out or the client left while the document was checked.
+		writeUnavailable(w, r, mediaType)
+		return
+	}
 	if errs != nil {
+		errs = errs[:min(len(errs), maxRequestErrors)]
 		// The request never reached execution: a parse, validation, variable or limit error.
 		status := http.StatusOK
 		if mediaType == mediaGraphQLResponse {
@@ -92,8 +103,25 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeErrorAs(w, r, mediaType, http.StatusMethodNotAllowed, "Mutations must be sent with POST.", CodeMethodNotAllowed)
 		return
 	}
+	release, err := t.admission.acquire(ctx, operationCostOf(opCtx))
+	switch {
+	case errors.Is(err, errOverloaded):
+		w.Header().Set("Retry-After", "1")
+		writeErrorAs(w, r, mediaType, http.StatusServiceUnavailable, "The server is busy; retry in a second.", CodeOverloaded)
+		return
+	case err != nil:
+		writeUnavailable(w, r, mediaType)
+		return
+	}
+	// The room is held until the response is written: its memory is what admission bounds.
+	defer release()
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	writeJSON(w, mediaType, http.StatusOK, responses(ctx))
+}
+
+// writeUnavailable answers a request whose context ended before it was executed.
+func writeUnavailable(w http.ResponseWriter, r *http.Request, mediaType string) {
+	writeErrorAs(w, r, mediaType, http.StatusServiceUnavailable, unavailableMessage, CodeUnavailable)
 }
 
 // responseMediaType picks the media type of the response from an Accept header: the

@@ -18,6 +18,11 @@ const (
 	MaxPageSize = 100
 )
 
+// MaxCursorBytes bounds a cursor's length. The longest this server writes (a name of 80
+// characters that JSON escapes, under base64) is under 700 bytes; anything longer is not
+// one of its cursors, and refusing it before decoding keeps a forged one cheap.
+const MaxCursorBytes = 1024
+
 // SortDirection orders a listing.
 type SortDirection string
 
@@ -327,6 +332,9 @@ func encodeCursor(key sortKey, r row) string {
 
 func decodeCursor(s string, key sortKey) (*cursor, error) {
 	errInvalid := errors.New("Invalid cursor.")
+	if len(s) > MaxCursorBytes {
+		return nil, errInvalid
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return nil, errInvalid
