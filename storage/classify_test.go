@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
 )
@@ -28,6 +29,7 @@ func TestClassifyTellsOutagesFromFailedStatements(t *testing.T) {
 		{"connection closed mid-statement", live, fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
 		{"pool connection already closed", live, fmt.Errorf("query: %w", pgconn.ErrConnClosed), true},
 		{"server shutting down", live, &pgconn.PgError{Code: "57P01"}, true},
+		{"session ended mid-commit by a crash elsewhere", live, &pgconn.PgError{Severity: "FATAL", Code: "57P02"}, true},
 		{"server starting up", live, &pgconn.PgError{Code: "57P03"}, true},
 		{"connection failure class 08", live, &pgconn.PgError{Code: "08006"}, true},
 		{"too many connections", live, &pgconn.PgError{Code: "53300"}, true},
@@ -37,6 +39,9 @@ func TestClassifyTellsOutagesFromFailedStatements(t *testing.T) {
 		{"sqlite busy beyond its timeout", live, sqlite3.Error{Code: sqlite3.ErrBusy}, true},
 		{"already classified", live, &unavailableError{err: io.EOF}, true},
 		{"syntax error", live, &pgconn.PgError{Code: "42601"}, false},
+		// The server is up and answered: the transaction was rolled back, for an error of
+		// one of its statements.
+		{"commit answered with rollback", live, pgx.ErrTxCommitRollback, false},
 		{"unique violation", live, &pgconn.PgError{Code: "23505"}, false},
 		{"bad text encoding", live, &pgconn.PgError{Code: "22021"}, false},
 		{"sqlite constraint", live, sqlite3.Error{Code: sqlite3.ErrConstraint}, false},

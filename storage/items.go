@@ -217,7 +217,7 @@ func (db *DB) CreateItem(ctx context.Context, in ItemInput) (*Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = db.write(ctx, func() error { return db.repo.Insert(ctx, &it) })
+	err = db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &it) })
 	if err != nil {
 		if isForeignKeyViolation(err) {
 			return nil, errStoreNotFound

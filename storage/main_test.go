@@ -20,7 +20,7 @@ func forEachBackend(t *testing.T, test func(t *testing.T, db *storage.DB)) {
 	}
 }
 
-func openMigrated(t *testing.T, url string) *storage.DB {
+func openMigrated(t testing.TB, url string) *storage.DB {
 	t.Helper()
 	db, err := storage.Open(context.Background(), url, discardLog)
 	if err != nil {

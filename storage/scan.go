@@ -78,7 +78,7 @@ func getByID[T any, PT interface {
 // deleteByID deletes the row of table with the given id, or returns notFound.
 func (db *DB) deleteByID(ctx context.Context, table string, id int64, notFound error) error {
 	var n int
-	err := db.write(ctx, func() (err error) {
+	err := db.write(ctx, func(ctx context.Context) (err error) {
 		n, err = db.repo.DeleteAny(ctx, rel.From(table).Where(rel.Eq("id", id)))
 		return err
 	})

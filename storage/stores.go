@@ -88,7 +88,7 @@ func (db *DB) CreateStore(ctx context.Context, name string) (*Store, error) {
 		return nil, err
 	}
 	s := Store{Name: name, NameKey: nameKey(name)}
-	if err := db.write(ctx, func() error { return db.repo.Insert(ctx, &s) }); err != nil {
+	if err := db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &s) }); err != nil {
 		if isUniqueViolation(err) {
 			return nil, errStoreNameTaken
 		}

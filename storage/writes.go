@@ -2,22 +2,34 @@ package storage
 
 import "context"
 
-// write runs one write statement or transaction. On SQLite the writes of this process take
-// turns on a semaphore before they reach the database. SQLite admits one writer at a time;
-// a writer that finds the lock taken sleeps in the driver's busy handler, backing off up to
-// 100 ms between tries and deaf to its context, which under concurrent writes gave a p99 of
-// over 100 ms and let a queued write outlive REQUEST_TIMEOUT. Waiting for the turn in Go is
-// first come, first served and ends when ctx does. The busy timeout still covers writers in
-// other processes.
-func (db *DB) write(ctx context.Context, fn func() error) error {
-	if db.writeTurn == nil {
-		return fn()
+// write runs fn, the statements of one write, in a transaction of its own and returns nil
+// only once the database has confirmed the COMMIT. fn must run them on the context it is
+// given, which carries the transaction; writes do not nest (inside another transaction REL
+// would take a savepoint, and SQLite's turn below is not reentrant).
+//
+// A statement's success is not the write's. go-rel/postgres's Insert returns once the
+// RETURNING row has arrived and drops whatever the driver reports after it, but a lone
+// statement's row comes ahead of the outcome of its implicit commit: a connection lost
+// mid-commit (a crash, an ended session) or a deferred constraint failing at commit was
+// answered as a success the database never kept. The explicit COMMIT's answer is checked
+// instead: pgx reports a connection lost during it, and a COMMIT answered with ROLLBACK, as
+// errors. A lost connection is classified ErrUnavailable: the write may or may not have been
+// committed. The price is two round trips, BEGIN and COMMIT, for a write of one statement.
+//
+// On SQLite the writes of this process take turns on a semaphore before they reach the
+// database. SQLite admits one writer at a time; a writer that finds the lock taken sleeps
+// in the driver's busy handler, backing off up to 100 ms between tries and deaf to its
+// context, which under concurrent writes gave a p99 of over 100 ms and let a queued write
+// outlive REQUEST_TIMEOUT. Waiting for the turn in Go is first come, first served and ends
+// when ctx does. The busy timeout still covers writers in other processes.
+func (db *DB) write(ctx context.Context, fn func(ctx context.Context) error) error {
+	if db.writeTurn != nil {
+		select {
+		case db.writeTurn <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-db.writeTurn }()
 	}
-	select {
-	case db.writeTurn <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-db.writeTurn }()
-	return fn()
+	return db.repo.Transaction(ctx, fn)
 }

@@ -1,0 +1,280 @@
+package storage_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storegraph/storegraph/storage"
+	"github.com/storegraph/storegraph/storage/storagetest"
+)
+
+// A write is done when its COMMIT is: these tests make the commit itself fail, after every
+// statement of the write has succeeded, and check that the write is not reported as done.
+
+func TestWriteWhoseCommitFailsIsAnErrorAndChangesNothing(t *testing.T) {
+	// Every write of a store or an item adds a row that breaks a deferred foreign key, which
+	// the database checks at COMMIT only.
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		st := mustStore(t, db, "Shop")
+		it := mustItem(t, db, st.ID, "Thing", 1)
+		failEveryCommit(t, db)
+
+		before := contents(t, db)
+		for _, op := range writes(operations(st.ID, it.ID)) {
+			if err := op.run(ctx, db); err == nil {
+				t.Errorf("%s succeeded, but its commit failed", op.name)
+			}
+			if got := contents(t, db); got != before {
+				t.Fatalf("after %s the database holds\n%s\nwant it unchanged:\n%s", op.name, got, before)
+			}
+		}
+	})
+}
+
+func TestPostgresWriteWhoseConnectionFailsMidCommitIsUnavailable(t *testing.T) {
+	// Each write is held inside its COMMIT (a deferred constraint trigger waits there for an
+	// advisory lock the test holds) while its connection fails. Either way the write is
+	// UNAVAILABLE, and its outcome unknown to the caller: ended by the server, the session's
+	// transaction is rolled back; cut on the way, the connection is not missed by a server
+	// waiting for a lock, which commits the write once the lock is free.
+	failures := []struct {
+		name string
+		fail func(t *testing.T, p *proxy, pid int)
+		// mend undoes fail once the write has returned and the lock is free.
+		mend      func(p *proxy, t *testing.T)
+		committed bool
+	}{
+		{"the server ends the session", func(t *testing.T, _ *proxy, pid int) { terminateBackend(t, pid) }, func(*proxy, *testing.T) {}, false},
+		{"the connection is cut", func(_ *testing.T, p *proxy, _ int) { p.down() }, (*proxy).up, true},
+	}
+	for _, tt := range failures {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			target, err := url.Parse(storagetest.NewPostgres(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := startProxy(t, target.Host)
+			target.Host = p.addr
+			app := "sg-midcommit-" + uniqueName()
+			// A backend waiting for a lock misses a lost client unless
+			// client_connection_check_interval is on: keep its default, off, whatever the
+			// server's configuration.
+			target.RawQuery += "&application_name=" + app + "&client_connection_check_interval=0"
+			// One connection: the write's, so no idle one is left behind a cut proxy.
+			db, err := storage.Open(ctx, target.String(), discardLog, storage.Pool{MaxOpen: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st := mustStore(t, db, "Shop")
+			it := mustItem(t, db, st.ID, "Thing", 1)
+			commits := holdEveryCommit(t, db)
+
+			for _, op := range writes(operations(st.ID, it.ID)) {
+				before := contents(t, db)
+				commits.hold(t)
+				done := make(chan error, 1)
+				go func() { done <- op.run(ctx, db) }()
+				pid, query := commits.waitForHeld(t, app, done)
+				if !strings.EqualFold(query, "commit") {
+					t.Errorf("%s was held in %q, want in its COMMIT", op.name, query)
+				}
+				tt.fail(t, p, pid)
+				var err error
+				select {
+				case err = <-done:
+				case <-time.After(20 * time.Second):
+					t.Fatalf("%s did not return within 20s of its connection failing", op.name)
+				}
+				commits.release(t)
+				tt.mend(p, t)
+				if !errors.Is(err, storage.ErrUnavailable) {
+					t.Errorf("%s: error = %v, want ErrUnavailable", op.name, err)
+				}
+				if tt.committed {
+					waitForChange(t, db, before, op.name)
+				} else if got := contents(t, db); got != before {
+					t.Fatalf("after %s the database holds\n%s\nwant it unchanged:\n%s", op.name, got, before)
+				}
+			}
+		})
+	}
+}
+
+// writes keeps the operations that write.
+func writes(ops []op) []op {
+	var out []op
+	for _, op := range ops {
+		if op.isWrite() {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+func (o op) isWrite() bool {
+	return strings.HasPrefix(o.name, "Create") || strings.HasPrefix(o.name, "Update") || strings.HasPrefix(o.name, "Delete")
+}
+
+// contents lists every store and item.
+func contents(t *testing.T, db *storage.DB) string {
+	t.Helper()
+	ctx := context.Background()
+	stores, err := db.ListStores(ctx, storage.StoreFilter{}, storage.Order{}, storage.PageArgs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := db.ListItems(ctx, storage.ItemFilter{}, storage.Order{}, storage.PageArgs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, s := range stores.Rows {
+		fmt.Fprintf(&b, "%+v\n", *s)
+	}
+	for _, it := range items.Rows {
+		fmt.Fprintf(&b, "%+v\n", *it)
+	}
+	return b.String()
+}
+
+// waitForChange waits until the database holds something else than before: the write op
+// has been committed.
+func waitForChange(t *testing.T, db *storage.DB, before, op string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); contents(t, db) == before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not committed within 20s of its lock being free", op)
+		}
+	}
+}
+
+// failEveryCommit makes every later insert, update and delete of a store or an item add a
+// row to commit_guard that refers to no store, which the deferred foreign key refuses at
+// COMMIT.
+func failEveryCommit(t *testing.T, db *storage.DB) {
+	t.Helper()
+	stmts := []string{`CREATE TABLE commit_guard (store_id bigint REFERENCES stores (id) DEFERRABLE INITIALLY DEFERRED)`}
+	if db.Dialect() == storage.Postgres {
+		stmts = append(stmts, `CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN INSERT INTO commit_guard VALUES (-1); RETURN NULL; END $$`)
+	}
+	for _, table := range []string{"stores", "items"} {
+		if db.Dialect() == storage.Postgres {
+			stmts = append(stmts, fmt.Sprintf(`CREATE TRIGGER %[1]s_fail_at_commit AFTER INSERT OR UPDATE OR DELETE ON %[1]s
+				FOR EACH ROW EXECUTE FUNCTION fail_at_commit()`, table))
+			continue
+		}
+		for _, event := range []string{"INSERT", "UPDATE", "DELETE"} {
+			stmts = append(stmts, fmt.Sprintf(`CREATE TRIGGER %[1]s_%[2]s_fails_at_commit AFTER %[2]s ON %[1]s
+				BEGIN INSERT INTO commit_guard VALUES (-1); END`, table, event))
+		}
+	}
+	for _, stmt := range stmts {
+		if err := db.ExecForTest(context.Background(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+}
+
+// commitHolder keeps the commits of stores and items waiting, inside COMMIT, for an advisory
+// lock while the test holds it.
+type commitHolder struct {
+	key   int64
+	admin *sql.DB
+	conn  *sql.Conn // the session holding the lock
+}
+
+// holdEveryCommit installs, on db's Postgres schema, a deferred constraint trigger on stores
+// and items that takes the advisory lock of a fresh key shared, at COMMIT.
+func holdEveryCommit(t *testing.T, db *storage.DB) *commitHolder {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	c := &commitHolder{key: int64(binary.LittleEndian.Uint64(b[:]) >> 1)}
+	stmts := []string{fmt.Sprintf(`CREATE FUNCTION wait_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_advisory_xact_lock_shared(%d); RETURN NULL; END $$`, c.key)}
+	for _, table := range []string{"stores", "items"} {
+		stmts = append(stmts, fmt.Sprintf(`CREATE CONSTRAINT TRIGGER %[1]s_wait_at_commit AFTER INSERT OR UPDATE OR DELETE ON %[1]s
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION wait_at_commit()`, table))
+	}
+	for _, stmt := range stmts {
+		if err := db.ExecForTest(context.Background(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	var err error
+	if c.admin, err = sql.Open("pgx", storagetest.AdminURL()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.admin.Close() })
+	if c.conn, err = c.admin.Conn(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.conn.Close() }) // ends the session, and so frees the lock
+	return c
+}
+
+func (c *commitHolder) hold(t *testing.T) {
+	t.Helper()
+	if _, err := c.conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1)`, c.key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *commitHolder) release(t *testing.T) {
+	t.Helper()
+	if _, err := c.conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, c.key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitForHeld waits until a session named app waits for the lock and returns its backend's
+// pid and the statement it is in. The write must not return before: done receives its error.
+func (c *commitHolder) waitForHeld(t *testing.T, app string, done <-chan error) (pid int, query string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		err := c.admin.QueryRow(`SELECT pid, query FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'`, app).Scan(&pid, &query)
+		switch {
+		case err == nil:
+			return pid, query
+		case !errors.Is(err, sql.ErrNoRows):
+			t.Fatal(err)
+		case time.Now().After(deadline):
+			t.Fatal("no write waited inside its commit within 20s")
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the write returned (error %v) before its commit was held", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func terminateBackend(t *testing.T, pid int) {
+	t.Helper()
+	admin, err := sql.Open("pgx", storagetest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var ok bool
+	if err := admin.QueryRow(`SELECT pg_terminate_backend($1)`, pid).Scan(&ok); err != nil || !ok {
+		t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, ok, err)
+	}
+}
