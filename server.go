@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -119,16 +118,7 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
-// defaultGOMEMLIMIT is the soft memory limit unless GOMEMLIMIT is set (the Go runtime reads
-// that itself). It keeps the heap, and so the RSS, of a server under a burst of large nested
-// queries bounded, while GOGC, left at Go's default of 100, leaves small steady loads alone;
-// see BENCHMARKS.md for the measurements behind the number.
-const defaultGOMEMLIMIT = 120 << 20
-
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultGOMEMLIMIT)
-	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "storegraph:", err)
 		os.Exit(1)
