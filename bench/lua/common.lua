@@ -27,11 +27,12 @@ function M.body(query, vars)
   return b .. "}"
 end
 
--- Per-thread random seed: setup runs once per thread in the main Lua state.
-local threads = 0
+-- Per-thread random seed: setup runs once per thread in the main Lua state, which keeps the
+-- threads for done (M.extra).
+M.threads = {}
 function setup(thread)
-  threads = threads + 1
-  thread:set("thread_no", threads)
+  M.threads[#M.threads + 1] = thread
+  thread:set("thread_no", #M.threads)
 end
 
 function M.seed()
@@ -39,7 +40,8 @@ function M.seed()
 end
 
 local capture = os.getenv("BENCH_CAPTURE")
-if capture and capture ~= "" then
+M.capturing = capture ~= nil and capture ~= ""
+if M.capturing then
   local captured = false
   function response(status, headers, body)
     if captured then return end
@@ -51,14 +53,17 @@ if capture and capture ~= "" then
   end
 end
 
+-- A script may set M.extra to a function (run in done, in the main state) returning more
+-- key=value pairs for the summary line, e.g. totals over M.threads of thread:get(...).
 function done(summary, latency, requests)
   local e = summary.errors
+  local extra = M.extra and M.extra() or ""
   io.write(string.format(
     "BENCH requests=%d duration_us=%d rps=%.3f p50_us=%d p90_us=%d p99_us=%d max_us=%d mean_us=%.1f "
-      .. "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
+      .. "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d%s\n",
     summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
-    e.connect, e.read, e.write, e.status, e.timeout))
+    e.connect, e.read, e.write, e.status, e.timeout, extra ~= "" and " " .. extra or ""))
 end
 
 return M
