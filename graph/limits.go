@@ -97,9 +97,19 @@ func (documentLimiter) ExtensionName() string                   { return "Docume
 func (documentLimiter) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (d documentLimiter) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if ctx.Err() != nil {
+		// The client left, or the time ran out, before the document was read: the transport
+		// answers UNAVAILABLE without parsing it.
+		return limitExceeded(CodeUnavailable, unavailableMessage)
+	}
 	l := d.limits
 	if l.Bytes > 0 && len(p.Query) > l.Bytes {
 		return limitExceeded(CodeSizeLimitExceeded, "The document is larger than %d bytes.", l.Bytes)
+	}
+	if len(p.OperationName) > len(p.Query) {
+		// gqlgen would echo the whole name in its "not found" error: a name longer than the
+		// document cannot be in it, and the answer should not grow with the request.
+		return limitExceeded(errcode.ValidationFailed, "operation %s… not found", p.OperationName[:min(len(p.OperationName), 100)])
 	}
 	if _, ok := d.validated.Get(ctx, p.Query); ok {
 		return nil
@@ -133,13 +143,6 @@ func withinTokens(query string, limit int) bool {
 	}
 }
 
-// expansion checks a document that has been parsed but not validated: fragments may be
-// unknown or spread in a cycle, which validation will report; here they count as empty.
-type expansion struct {
-	doc  *ast.QueryDocument
-	size map[string]int // fields of each fragment, expanded; -1 while being counted
-}
-
 // fieldsWithin refuses a document whose operations and fragments, with every spread replaced
 // by its fragment, hold more than maxFields fields, or in which more than maxRepeats fields
 // land on one position of the response (one response name under the same parent, through
@@ -147,11 +150,13 @@ type expansion struct {
 // a position pairwise and reports every conflicting pair, so both bound its work; the first
 // check is arithmetic over fragments, each counted once, and bounds the second.
 func fieldsWithin(doc *ast.QueryDocument, maxFields, maxRepeats int) *gqlerror.Error {
-	e := &expansion{doc: doc, size: map[string]int{}}
+	// Sums stop past the limit: a chain of doubling fragments would overflow them.
+	add := func(a, b int) int { return min(a+b, maxFields+1) }
+	count := newFold(doc, add)
+	count.field = func(f *ast.Field) int { return add(1, count.set(f.SelectionSet)) }
 	total := 0
 	for _, set := range roots(doc) {
-		// Sums stop past the limit: a chain of doubling fragments would overflow them.
-		total = min(total+e.fields(set, maxFields+1), maxFields+1)
+		total = add(total, count.set(set))
 	}
 	if maxFields > 0 && total > maxFields {
 		return limitExceeded(CodeFieldLimitExceeded, "The document has more than %d fields once its fragments are expanded.", maxFields)
@@ -178,30 +183,6 @@ func roots(doc *ast.QueryDocument) []ast.SelectionSet {
 		sets = append(sets, f.SelectionSet)
 	}
 	return sets
-}
-
-func (e *expansion) fields(set ast.SelectionSet, limit int) int {
-	n := 0
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			n += 1 + e.fields(s.SelectionSet, limit)
-		case *ast.InlineFragment:
-			n += e.fields(s.SelectionSet, limit)
-		case *ast.FragmentSpread:
-			size, seen := e.size[s.Name]
-			if !seen {
-				e.size[s.Name] = -1
-				if def := e.doc.Fragments.ForName(s.Name); def != nil {
-					size = e.fields(def.SelectionSet, limit)
-				}
-				e.size[s.Name] = size
-			}
-			n += max(size, 0)
-		}
-		n = min(n, limit)
-	}
-	return n
 }
 
 // responsePositions are the fields merged under one parent, by response name.
@@ -268,7 +249,7 @@ func (operationLimiter) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (l operationLimiter) MutateOperationContext(_ context.Context, op *graphql.OperationContext) *gqlerror.Error {
 	if l.Depth > 0 {
-		if d := (&depthWalk{op.Doc, map[string]int{}}).depth(op.Operation.SelectionSet); d > l.Depth {
+		if d := depth(op.Doc, op.Operation.SelectionSet); d > l.Depth {
 			return limitExceeded(CodeDepthLimitExceeded, "The document has %d levels of nested fields; the limit is %d.", d, l.Depth)
 		}
 	}
@@ -286,37 +267,57 @@ func (l operationLimiter) MutateOperationContext(_ context.Context, op *graphql.
 	return nil
 }
 
-// depthWalk finds the deepest nesting of fields in a selection set, through fragments, each
-// fragment measured once. Introspection fields do not count: GraphiQL's schema query nests
-// type references deeply, and gqlparser's MaxIntrospectionDepth rule already bounds the part
-// of it that is costly.
-type depthWalk struct {
-	doc       *ast.QueryDocument
-	fragments map[string]int
+// depth is the deepest nesting of fields in set, through fragments. Introspection fields do
+// not count: GraphiQL's schema query nests type references deeply, and gqlparser's
+// MaxIntrospectionDepth rule already bounds the part of it that is costly.
+func depth(doc *ast.QueryDocument, set ast.SelectionSet) int {
+	deepest := newFold(doc, func(a, b int) int { return max(a, b) })
+	deepest.field = func(f *ast.Field) int {
+		if strings.HasPrefix(f.Name, "__") {
+			return 0
+		}
+		return 1 + deepest.set(f.SelectionSet)
+	}
+	return deepest.set(set)
 }
 
-func (w *depthWalk) depth(set ast.SelectionSet) int {
-	deepest := 0
+// fold computes a value of a selection set from a value of each field in it, through inline
+// fragments and fragment spreads; each fragment's value is computed once however often it is
+// spread, so a fold costs time linear in the document. A fragment that is unknown, or spread
+// within itself, counts as the zero value (before validation, which reports both).
+type fold[T any] struct {
+	doc       *ast.QueryDocument
+	field     func(*ast.Field) T
+	combine   func(T, T) T
+	fragments map[string]T
+}
+
+func newFold[T any](doc *ast.QueryDocument, combine func(T, T) T) *fold[T] {
+	return &fold[T]{doc: doc, combine: combine, fragments: map[string]T{}}
+}
+
+func (f *fold[T]) set(set ast.SelectionSet) T {
+	var total T
 	for _, sel := range set {
-		d := 0
+		var v T
 		switch s := sel.(type) {
 		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				continue
-			}
-			d = 1 + w.depth(s.SelectionSet)
+			v = f.field(s)
 		case *ast.InlineFragment:
-			d = w.depth(s.SelectionSet)
+			v = f.set(s.SelectionSet)
 		case *ast.FragmentSpread:
 			var seen bool
-			if d, seen = w.fragments[s.Name]; !seen {
-				d = w.depth(w.doc.Fragments.ForName(s.Name).SelectionSet)
-				w.fragments[s.Name] = d
+			if v, seen = f.fragments[s.Name]; !seen {
+				f.fragments[s.Name] = v // a cycle back here finds the zero value
+				if def := f.doc.Fragments.ForName(s.Name); def != nil {
+					v = f.set(def.SelectionSet)
+				}
+				f.fragments[s.Name] = v
 			}
 		}
-		deepest = max(deepest, d)
+		total = f.combine(total, v)
 	}
-	return deepest
+	return total
 }
 
 // aliases counts the aliased fields written in a document: each alias can ask for a field
@@ -374,42 +375,22 @@ const maxCost = 1 << 40
 // Cursors are checked here too, before any work: one far longer than this server writes
 // would otherwise be decoded for every parent of a nested connection.
 func operationCost(op *graphql.OperationContext, pageSize int) (int, *gqlerror.Error) {
-	w := &costWalk{doc: op.Doc, vars: op.Variables, pageSize: pageSize, fragments: map[string]int{}}
-	cost := w.cost(op.Operation.SelectionSet)
+	w := &costWalk{vars: op.Variables, pageSize: pageSize}
+	w.fold = newFold(op.Doc, func(a, b int) int { return min(a+b, maxCost) })
+	w.fold.field = w.field
+	cost := w.set(op.Operation.SelectionSet)
 	return cost, w.err
 }
 
 type costWalk struct {
-	doc       *ast.QueryDocument
-	vars      map[string]any
-	pageSize  int
-	fragments map[string]int
-	err       *gqlerror.Error // the first cursor refused
-}
-
-func (w *costWalk) cost(set ast.SelectionSet) int {
-	total := 0
-	for _, sel := range set {
-		c := 0
-		switch s := sel.(type) {
-		case *ast.Field:
-			c = w.field(s)
-		case *ast.InlineFragment:
-			c = w.cost(s.SelectionSet)
-		case *ast.FragmentSpread:
-			var seen bool
-			if c, seen = w.fragments[s.Name]; !seen {
-				c = w.cost(w.doc.Fragments.ForName(s.Name).SelectionSet)
-				w.fragments[s.Name] = c
-			}
-		}
-		total = min(total+c, maxCost)
-	}
-	return total
+	*fold[int]
+	vars     map[string]any
+	pageSize int
+	err      *gqlerror.Error // the first cursor refused
 }
 
 func (w *costWalk) field(f *ast.Field) int {
-	child := w.cost(f.SelectionSet)
+	child := w.set(f.SelectionSet)
 	if f.Definition == nil || f.Definition.Arguments.ForName("first") == nil || f.Definition.Arguments.ForName("last") == nil {
 		return min(1+child, maxCost)
 	}

@@ -1,11 +1,15 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // queryBody is the JSON body of a request for query, running the operation named A if
@@ -106,6 +110,25 @@ func doublingChain(n int) string {
 		fmt.Fprintf(&b, " fragment F%d on Store { ...F%d ...F%d }", i, i-1, i-1)
 	}
 	return b.String()
+}
+
+func TestAnOperationNameLongerThanTheDocumentIsNotEchoed(t *testing.T) {
+	h := newTestHandler(t, Options{})
+	body, _ := json.Marshal(map[string]any{"query": "{ __typename }", "operationName": strings.Repeat("N", 1<<20)})
+	exchange{"", postJSON(gqlResp, string(body)), 400, gqlRespType,
+		`{"errors":[{"message":"operation ` + strings.Repeat("N", 100) + `… not found","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`}.check(t, h)
+}
+
+func TestARequestWhoseContextEndedIsNotParsed(t *testing.T) {
+	cache := &countingCache{MapCache: graphql.MapCache[*ast.QueryDocument]{}}
+	h := newTestHandler(t, Options{QueryCache: cache})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	exchange{"", postJSON(gqlResp, queryBody("{ __typename }")).WithContext(ctx), 503, gqlRespType,
+		`{"errors":[{"extensions":{"code":"UNAVAILABLE"},"message":"The service is temporarily unavailable; try again shortly."}]}`}.check(t, h)
+	if len(cache.MapCache) != 0 {
+		t.Fatalf("the document was parsed and cached")
+	}
 }
 
 func TestCursorsInVariablesAreCheckedBeforeAnyWork(t *testing.T) {
