@@ -146,10 +146,10 @@ func TestCreateItemsWhileTheirStoreIsDeleted(t *testing.T) {
 						var d struct{ CreateItem Item }
 						r.decode(t, &d)
 						created = append(created, d.CreateItem.ID)
-					case len(r.Errors) == 1 && r.Errors[0].Extensions.Code == "NOT_FOUND" && r.Errors[0].Message == "Store not found":
+					case len(r.Errors) == 1 && r.Errors[0].Extensions.Code == "NOT_FOUND" && r.Errors[0].Message == "Store not found.":
 						notFound++
 					default:
-						t.Errorf("createItem %d: errors %v, want success or NOT_FOUND Store not found", i, r.Errors)
+						t.Errorf("createItem %d: errors %v, want success or NOT_FOUND Store not found.", i, r.Errors)
 					}
 				}
 				t.Logf("%d creates succeeded, %d found the store gone", len(created), notFound)

@@ -1,10 +1,18 @@
 package e2e
 
 import (
+	"bytes"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
+
+	"github.com/storegraph/storegraph/storage/storagetest"
 )
 
 // contractSchema is the API the server promises, verbatim from its specification.
@@ -203,6 +211,52 @@ func TestSchemaMatchesContract(t *testing.T) {
 					t.Errorf("schema has %s, which the contract does not", l)
 				}
 			}
+		}
+	})
+}
+
+// canonicalSDL parses SDL and prints it again, so that two schemas compare by meaning
+// (descriptions included) rather than by layout.
+func canonicalSDL(t testing.TB, name, sdl string) string {
+	t.Helper()
+	schema, err := gqlparser.LoadSchema(&ast.Source{Name: name, Input: sdl})
+	if err != nil {
+		t.Fatalf("%s does not parse: %v", name, err)
+	}
+	var b bytes.Buffer
+	formatter.NewFormatter(&b).FormatSchema(schema)
+	return b.String()
+}
+
+// TestSchemaForTools checks what code generators and relay-compiler read: the SDL at
+// /schema.graphql and the Time scalar's specification.
+func TestSchemaForTools(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "sqlite", storagetest.NewSQLite(t))
+
+	t.Run("the SDL is schema.graphqls", func(t *testing.T) {
+		status, header, body := s.get(t, "/schema.graphql")
+		if status != 200 || header.Get("Content-Type") != "text/plain; charset=utf-8" {
+			t.Fatalf("GET /schema.graphql: %d %q, want 200 text/plain; charset=utf-8", status, header.Get("Content-Type"))
+		}
+		file, err := os.ReadFile("../schema.graphqls")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := canonicalSDL(t, "/schema.graphql", body), canonicalSDL(t, "schema.graphqls", string(file)); got != want {
+			t.Fatalf("the served SDL differs from schema.graphqls:\n%s\nwant:\n%s", got, want)
+		}
+	})
+
+	t.Run("Time is specified by RFC 3339", func(t *testing.T) {
+		var d struct {
+			Type struct {
+				SpecifiedByURL *string `json:"specifiedByURL"`
+			} `json:"__type"`
+		}
+		s.OK(t, &d, `{ __type(name: "Time") { specifiedByURL } }`, nil)
+		if got := d.Type.SpecifiedByURL; got == nil || *got != "https://www.rfc-editor.org/rfc/rfc3339" {
+			t.Fatalf("Time's specifiedByURL = %v, want https://www.rfc-editor.org/rfc/rfc3339", got)
 		}
 	})
 }

@@ -57,18 +57,25 @@ func TestMalformedIDsAreBadUserInput(t *testing.T) {
 func TestOutOfRangeIDsAreNotInternalErrors(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, s *server) {
-		// Integer strings no row can have: either BAD_USER_INPUT on id, or simply no row.
-		for _, id := range []string{"0", "-5", "9223372036854775807", "9223372036854775808", "99999999999999999999999"} {
+		// Integer strings no row can have: not positive is BAD_USER_INPUT on id; positive,
+		// even beyond int64, is simply no row.
+		for _, tc := range []struct {
+			id        string
+			malformed bool
+		}{
+			{"0", true}, {"-5", true}, {"-99999999999999999999", true},
+			{"9223372036854775807", false}, {"9223372036854775808", false}, {"99999999999999999999999", false},
+		} {
 			for _, field := range []string{"store", "item"} {
-				t.Run(field+" "+id, func(t *testing.T) {
-					r := s.Do(t, `query($id: ID!) { `+field+`(id: $id) { id } }`, vars{"id": id})
-					switch {
-					case len(r.Errors) == 0:
-						if want := `{"` + field + `":null}`; string(r.Data) != want {
-							t.Errorf("data = %s, want %s", r.Data, want)
-						}
-					default:
+				t.Run(field+" "+tc.id, func(t *testing.T) {
+					r := s.Do(t, `query($id: ID!) { `+field+`(id: $id) { id } }`, vars{"id": tc.id})
+					if tc.malformed {
 						wantError(t, r, "BAD_USER_INPUT", "id", "")
+						return
+					}
+					r.mustOK(t)
+					if want := `{"` + field + `":null}`; string(r.Data) != want {
+						t.Errorf("data = %s, want %s", r.Data, want)
 					}
 				})
 			}
@@ -200,19 +207,26 @@ func TestMissingRecordsAreNotFound(t *testing.T) {
 		var del struct{ DeleteItem string }
 		s.OK(t, &del, `mutation($id: ID!) { deleteItem(id: $id) }`, vars{"id": gone.ID})
 
-		const missing = "987654321"
-		for _, tc := range []struct{ name, query, message string }{
-			{"createItem in a missing store", `mutation { createItem(input: {name: "Orphan", price: 1, storeId: "` + missing + `"}) { id } }`, "Store not found"},
-			{"updateItem to a missing store", `mutation { updateItem(id: "` + it.ID + `", input: {storeId: "` + missing + `"}) { id } }`, "Store not found"},
-			{"updateStore", `mutation { updateStore(id: "` + missing + `", input: {name: "Nobody"}) { id } }`, "Store not found"},
-			{"deleteStore", `mutation { deleteStore(id: "` + missing + `") }`, "Store not found"},
-			{"updateItem", `mutation { updateItem(id: "` + missing + `", input: {name: "Nothing"}) { id } }`, "Item not found"},
-			{"deleteItem", `mutation { deleteItem(id: "` + missing + `") }`, "Item not found"},
-			{"deleteItem twice", `mutation { deleteItem(id: "` + gone.ID + `") }`, "Item not found"},
-		} {
+		// An id beyond int64 is one no row can have: it is unknown, not malformed.
+		const missing, beyond = "987654321", "99999999999999999999"
+		type notFoundCase struct{ name, query, field, message string }
+		cases := []notFoundCase{
+			{"deleteItem twice", `mutation { deleteItem(id: "` + gone.ID + `") }`, "id", "Item not found."},
+		}
+		for _, id := range []string{missing, beyond} {
+			cases = append(cases, []notFoundCase{
+				{"createItem in store " + id, `mutation { createItem(input: {name: "Orphan", price: 1, storeId: "` + id + `"}) { id } }`, "storeId", "Store not found."},
+				{"updateItem to store " + id, `mutation { updateItem(id: "` + it.ID + `", input: {storeId: "` + id + `"}) { id } }`, "storeId", "Store not found."},
+				{"updateStore " + id, `mutation { updateStore(id: "` + id + `", input: {name: "Nobody"}) { id } }`, "id", "Store not found."},
+				{"deleteStore " + id, `mutation { deleteStore(id: "` + id + `") }`, "id", "Store not found."},
+				{"updateItem " + id, `mutation { updateItem(id: "` + id + `", input: {name: "Nothing"}) { id } }`, "id", "Item not found."},
+				{"deleteItem " + id, `mutation { deleteItem(id: "` + id + `") }`, "id", "Item not found."},
+			}...)
+		}
+		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				r := s.Do(t, tc.query, nil)
-				wantError(t, r, "NOT_FOUND", "", tc.message)
+				wantError(t, r, "NOT_FOUND", tc.field, tc.message)
 				if !r.dataIsNull() {
 					t.Errorf("data = %s, want null", r.Data)
 				}

@@ -64,7 +64,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			problem := invalid.Fields[last]
 			return withCode(gqlErr, problem.Message, CodeBadUserInput, "field", problem.Field)
 		case errors.As(err, &notFound):
-			return withCode(gqlErr, notFound.Error(), CodeNotFound)
+			return withCode(gqlErr, notFound.Error(), CodeNotFound, "field", notFound.Field)
 		case errors.As(err, &conflict):
 			return withCode(gqlErr, conflict.Message, CodeConflict)
 		case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -90,10 +90,14 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
+// withCode is e with message and extensions.code, and the extra extensions given as name,
+// value pairs; an empty value is left out (a NotFoundError that no input named has no field).
 func withCode(e *gqlerror.Error, message, code string, extra ...string) *gqlerror.Error {
 	ext := map[string]any{"code": code}
 	for i := 0; i+1 < len(extra); i += 2 {
-		ext[extra[i]] = extra[i+1]
+		if extra[i+1] != "" {
+			ext[extra[i]] = extra[i+1]
+		}
 	}
 	return &gqlerror.Error{Message: message, Path: e.Path, Locations: e.Locations, Extensions: ext, Rule: e.Rule}
 }

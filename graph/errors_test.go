@@ -32,9 +32,15 @@ func TestErrorPresenterMapsEveryErrorToACode(t *testing.T) {
 			wantExt: map[string]any{"code": "BAD_USER_INPUT", "field": "price"},
 		},
 		{
-			name:    "not found keeps its resource",
-			err:     fmt.Errorf("wrapped: %w", &storage.NotFoundError{Resource: "Store"}),
-			wantMsg: "Store not found",
+			name:    "not found keeps its resource and names its input",
+			err:     fmt.Errorf("wrapped: %w", &storage.NotFoundError{Resource: "Store", Field: "storeId"}),
+			wantMsg: "Store not found.",
+			wantExt: map[string]any{"code": "NOT_FOUND", "field": "storeId"},
+		},
+		{
+			name:    "not found that no input named has no field",
+			err:     &storage.NotFoundError{Resource: "Store"},
+			wantMsg: "Store not found.",
 			wantExt: map[string]any{"code": "NOT_FOUND"},
 		},
 		{

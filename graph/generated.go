@@ -536,7 +536,7 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `"An instant in time, as an RFC 3339 string in UTC with sub-second precision, e.g. \"2026-11-28T01:02:03.456789Z\"."
-scalar Time
+scalar Time @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339")
 
 "A shop in the catalogue. Store names are unique regardless of letter case."
 type Store {

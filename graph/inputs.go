@@ -11,10 +11,19 @@ import (
 	"github.com/storegraph/storegraph/storage"
 )
 
-// parseID reads a GraphQL ID as a database id, reporting a malformed one under field.
+// noRow is an id that no row has: ids start at 1.
+const noRow int64 = 0
+
+// parseID reads a GraphQL ID as a database id, reporting a malformed one under field. A
+// positive integer too large for int64 is well formed, but neither database can hold it, so
+// it names no row: it reads as noRow, and storage answers it as it answers any id it does not
+// find (store(id:) null, NOT_FOUND on field, no items for filter.storeId).
 func parseID(field, id string) (int64, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n <= 0 {
+	switch {
+	case errors.Is(err, strconv.ErrRange) && n > 0:
+		return noRow, nil
+	case err != nil || n <= 0:
 		return 0, storage.Invalid(field, `Not a valid ID: expected a positive integer such as "7".`)
 	}
 	return n, nil

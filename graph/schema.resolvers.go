@@ -114,9 +114,9 @@ func (r *storeResolver) Items(ctx context.Context, obj *storage.Store, first *in
 		return nil, err
 	}
 	if f.StoreID != nil && *f.StoreID != obj.ID {
-		// Another store's id narrows this store's items to none; ids start at 1, so 0
-		// keeps that true for totalCount too.
-		obj = &storage.Store{}
+		// Another store's id narrows this store's items to none; noRow keeps that true
+		// for totalCount too.
+		obj = &storage.Store{ID: noRow}
 	}
 	f.StoreID = &obj.ID
 	l := loadersFor(ctx)

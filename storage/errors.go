@@ -29,12 +29,17 @@ var (
 	ErrUnavailable = errors.New("database unavailable")
 )
 
-// NotFoundError reports that the named resource ("Store", "Item") does not exist.
+// NotFoundError reports that the named resource ("Store", "Item") does not exist. Field is
+// the input that named it, as the client spelled it ("id", "storeId"), so that a client can
+// tell which of two ids was wrong (updateItem names an item and perhaps a store); it is
+// empty when no input did.
 type NotFoundError struct {
 	Resource string
+	Field    string
 }
 
-func (e *NotFoundError) Error() string        { return e.Resource + " not found" }
+// Error is a sentence, like every other message clients see.
+func (e *NotFoundError) Error() string        { return e.Resource + " not found." }
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // ConflictError reports that a write would break a uniqueness rule.
@@ -85,9 +90,11 @@ func (p problems) err() error {
 }
 
 var (
-	errStoreNotFound  = &NotFoundError{Resource: "Store"}
-	errItemNotFound   = &NotFoundError{Resource: "Item"}
+	errStoreNotFound  = &NotFoundError{Resource: "Store", Field: "id"}
+	errItemNotFound   = &NotFoundError{Resource: "Item", Field: "id"}
 	errStoreNameTaken = &ConflictError{Message: "A store with that name already exists."}
+	// errItemStoreNotFound is an item write naming a store that does not exist.
+	errItemStoreNotFound = &NotFoundError{Resource: "Store", Field: "storeId"}
 )
 
 // isUniqueViolation and isForeignKeyViolation classify driver errors. REL maps most of them to

@@ -220,7 +220,7 @@ func (db *DB) CreateItem(ctx context.Context, in ItemInput) (*Item, error) {
 	err = db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &it) })
 	if err != nil {
 		if isForeignKeyViolation(err) {
-			return nil, errStoreNotFound
+			return nil, errItemStoreNotFound
 		}
 		return nil, fmt.Errorf("create item: %w", classify(ctx, err))
 	}
@@ -240,7 +240,7 @@ func (db *DB) UpdateItem(ctx context.Context, id int64, patch ItemPatch) (*Item,
 	case isNotFound(err):
 		return nil, errItemNotFound
 	case isForeignKeyViolation(err):
-		return nil, errStoreNotFound
+		return nil, errItemStoreNotFound
 	}
 	return nil, fmt.Errorf("update item %d: %w", id, classify(ctx, err))
 }

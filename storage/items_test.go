@@ -59,7 +59,7 @@ func TestCreateItemInMissingStoreIsStoreNotFound(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		_, err := db.CreateItem(ctx, storage.ItemInput{Name: "Orphan", Price: 1, StoreID: 424242})
-		if !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found" {
+		if !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found." {
 			t.Fatalf("error = %v, want Store not found", err)
 		}
 		if n, _ := db.CountItems(ctx, storage.ItemFilter{}); n != 0 {
@@ -88,9 +88,9 @@ func TestUpdateItemIsPartial(t *testing.T) {
 			{"name only", it.ID, storage.ItemPatch{Name: ptr(" Desk Lamp ")}, "Desk Lamp", 25.5, home.ID, ""},
 			{"price only", it.ID, storage.ItemPatch{Price: ptr(19.99)}, "Desk Lamp", 19.99, home.ID, ""},
 			{"moves to another store", it.ID, storage.ItemPatch{StoreID: &away.ID}, "Desk Lamp", 19.99, away.ID, ""},
-			{"refuses a missing store", it.ID, storage.ItemPatch{StoreID: ptr(int64(999999))}, "", 0, 0, "Store not found"},
+			{"refuses a missing store", it.ID, storage.ItemPatch{StoreID: ptr(int64(999999))}, "", 0, 0, "Store not found."},
 			{"refuses a bad price", it.ID, storage.ItemPatch{Price: ptr(0.001)}, "", 0, 0, "price: Price must have at most two decimal places."},
-			{"reports a missing item", 999999, storage.ItemPatch{Name: ptr("Ghost")}, "", 0, 0, "Item not found"},
+			{"reports a missing item", 999999, storage.ItemPatch{Name: ptr("Ghost")}, "", 0, 0, "Item not found."},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +120,7 @@ func TestDeleteItem(t *testing.T) {
 		if err := db.DeleteItem(ctx, it.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.DeleteItem(ctx, it.ID); err == nil || err.Error() != "Item not found" {
+		if err := db.DeleteItem(ctx, it.ID); err == nil || err.Error() != "Item not found." {
 			t.Fatalf("second delete: error = %v, want Item not found", err)
 		}
 	})

@@ -190,6 +190,9 @@ func TestPageDefaultsAndSizes(t *testing.T) {
 			{"a smaller maximum admits first up to it", storage.PageArgs{First: ptr(10), Max: 10}, 10, true, false},
 			{"a maximum below 20 is also the default page", storage.PageArgs{Max: 7}, 7, true, false},
 			{"a larger maximum admits first above 100", storage.PageArgs{First: ptr(150), Max: 200}, 25, false, false},
+			{"an empty after is no cursor", storage.PageArgs{First: ptr(5), After: ptr("")}, 5, true, false},
+			{"an empty before is no cursor", storage.PageArgs{Last: ptr(5), Before: ptr("")}, 5, false, true},
+			{"empty cursors on both sides", storage.PageArgs{After: ptr(""), Before: ptr("")}, 20, true, false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

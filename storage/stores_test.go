@@ -110,7 +110,7 @@ func TestUpdateStore(t *testing.T) {
 			{"keeps own name with other case", a.ID, "ALPHA PRIME", "ALPHA PRIME", ""},
 			{"refuses another store's name", a.ID, "beta", "", "A store with that name already exists."},
 			{"refuses empty name", a.ID, "", "", "name: Name must not be empty."},
-			{"reports a missing store", 999999, "Gamma", "", "Store not found"},
+			{"reports a missing store", 999999, "Gamma", "", "Store not found."},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +149,7 @@ func TestDeleteStoreCascadesToItems(t *testing.T) {
 		if n, err := db.CountItems(ctx, storage.ItemFilter{}); err != nil || n != 1 {
 			t.Fatalf("items left = %d (%v), want 1", n, err)
 		}
-		if err := db.DeleteStore(ctx, doomed.ID); err == nil || err.Error() != "Store not found" {
+		if err := db.DeleteStore(ctx, doomed.ID); err == nil || err.Error() != "Store not found." {
 			t.Fatalf("second delete: error = %v, want Store not found", err)
 		}
 	})

@@ -56,7 +56,7 @@ func TestUpdateThatFailsWritesNothing(t *testing.T) {
 
 		// The rename is valid on its own; the move to a store that does not exist is not.
 		_, err := db.UpdateItem(ctx, it.ID, storage.ItemPatch{Name: ptr("Desk Lamp"), StoreID: ptr(int64(999999))})
-		if !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found" {
+		if !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found." {
 			t.Fatalf("update item: error = %v, want Store not found", err)
 		}
 		if got, err := db.GetItem(ctx, it.ID); err != nil || got.Name != "Lamp" || got.StoreID != shop.ID || !got.UpdatedAt.Equal(it.UpdatedAt) {
@@ -79,7 +79,7 @@ func TestRenameOfADeletedStoreIsNotFound(t *testing.T) {
 		if err := db.DeleteStore(ctx, s.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.UpdateStore(ctx, s.ID, "Back"); !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found" {
+		if _, err := db.UpdateStore(ctx, s.ID, "Back"); !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found." {
 			t.Fatalf("error = %v, want Store not found", err)
 		}
 		if n, err := db.CountStores(ctx, storage.StoreFilter{}); err != nil || n != 0 {

@@ -1,13 +1,15 @@
-// The schema read by introspection is exactly schema.graphqls, descriptions and all.
+// The schema read by introspection, and the SDL at /schema.graphql, are exactly
+// schema.graphqls, descriptions and all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   GraphQLSchema, buildClientSchema, buildSchema, getIntrospectionQuery, lexicographicSortSchema, printSchema,
 } from 'graphql';
-import { gql } from './helpers.mjs';
+import { baseURL, gql } from './helpers.mjs';
 
 const normalized = (schema) => printSchema(lexicographicSortSchema(schema));
+const schemaFile = () => buildSchema(readFileSync(new URL('../../schema.graphqls', import.meta.url), 'utf8'));
 
 test('introspection round trip equals schema.graphqls', async () => {
   const data = await gql(getIntrospectionQuery({
@@ -21,6 +23,14 @@ test('introspection round trip equals schema.graphqls', async () => {
   assert.deepEqual(config.directives.map((d) => d.name).sort(), ['defer', 'deprecated', 'include', 'oneOf', 'skip', 'specifiedBy']);
   const withoutDefer = new GraphQLSchema({ ...config, directives: config.directives.filter((d) => d.name !== 'defer') });
 
-  const source = readFileSync(new URL('../../schema.graphqls', import.meta.url), 'utf8');
-  assert.equal(normalized(withoutDefer), normalized(buildSchema(source)));
+  assert.equal(served.getType('Time').specifiedByURL, 'https://www.rfc-editor.org/rfc/rfc3339');
+  assert.equal(normalized(withoutDefer), normalized(schemaFile()));
+});
+
+test('/schema.graphql equals schema.graphqls', async () => {
+  const res = await fetch(`${baseURL}/schema.graphql`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
+  // Printed without the built-in directives, so there is no @defer to leave out here.
+  assert.equal(normalized(buildSchema(await res.text())), normalized(schemaFile()));
 });
