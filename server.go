@@ -1,7 +1,7 @@
 // Command storegraph serves the store catalogue over GraphQL.
 //
 //	storegraph                     migrate, then serve on $PORT
-//	storegraph migrate up|down|status
+//	storegraph migrate up|down [--yes]|status
 //
 // Configuration comes from the environment; see the README.
 package main
@@ -138,40 +138,10 @@ func run(args []string) error {
 	switch {
 	case len(args) == 0:
 		return serve(ctx, cfg, log)
-	case args[0] == "migrate" && len(args) == 2:
-		return migrate(ctx, cfg, log, args[1])
+	case args[0] == "migrate":
+		return migrate(ctx, cfg, log, args[1:], stdConsole())
 	default:
-		return errors.New("usage: storegraph [migrate up|down|status]")
-	}
-}
-
-func migrate(ctx context.Context, cfg config, log *slog.Logger, cmd string) error {
-	db, err := storage.Open(ctx, cfg.databaseURL, log, cfg.pool)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	switch cmd {
-	case "up":
-		return db.Migrate(ctx)
-	case "down":
-		return db.Rollback(ctx)
-	case "status":
-		status, err := db.MigrationStatus(ctx)
-		if err != nil {
-			return err
-		}
-		for _, m := range status {
-			state := "pending"
-			if m.Applied {
-				state = "applied"
-			}
-			fmt.Printf("%d  %-8s %s\n", m.Version, state, m.Name)
-		}
-		return nil
-	default:
-		return fmt.Errorf("unknown migrate command %q (want up, down or status)", cmd)
+		return errors.New("usage: storegraph [migrate up|down [--yes]|status]")
 	}
 }
 
@@ -181,7 +151,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
+	applied, err := db.ApplyMigrations(ctx)
+	for _, m := range applied {
+		log.Info("migrated", "version", m.Version, "name", m.Name)
+	}
+	if err != nil {
 		return err
 	}
 
@@ -199,9 +173,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		BaseContext:       func(net.Listener) context.Context { return requestCtx },
 	}
 
+	// Bound before "serving" is logged: a taken port is a start-up error, not a line
+	// saying the server serves followed by one saying it cannot.
+	ln, err := listen(cfg.port)
+	if err != nil {
+		return err
+	}
 	listenErr := make(chan error, 1)
-	go func() { listenErr <- srv.ListenAndServe() }()
-	log.Info("serving", "addr", srv.Addr, "database", string(db.Dialect()), "introspection", cfg.introspection)
+	go func() { listenErr <- srv.Serve(ln) }()
+	log.Info("serving", "playground", playgroundURL(ln), "addr", ln.Addr().String(), "database", string(db.Dialect()), "introspection", cfg.introspection)
 
 	select {
 	case err := <-listenErr:
@@ -224,6 +204,25 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listen binds port on every interface, naming the port and the way out when it is taken.
+func listen(port string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", ":"+port)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("port %s is taken (stop what listens there or set PORT to a free port): %w", port, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	return ln, nil
+}
+
+// playgroundURL is the address to open GraphiQL at, for the log line a terminal turns into
+// a link: localhost (the server listens on every interface) and the port ln got, which is
+// PORT unless PORT=0 asked for any free one.
+func playgroundURL(ln net.Listener) string {
+	return fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port)
 }
 
 // routes is the server's HTTP handler: every endpoint, inside the per-request middleware
@@ -251,6 +250,7 @@ func routes(cfg config, db *storage.DB, log *slog.Logger) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /metrics", m.handler())
+	mux.Handle("GET /schema.graphql", graph.NewSchemaHandler(cfg.introspection))
 	mux.Handle("/", playground.New("/graphql"))
 	return middleware(log, m, mux)
 }

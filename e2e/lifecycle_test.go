@@ -151,10 +151,10 @@ func TestMigrateSubcommands(t *testing.T) {
 			}
 			return migrationStates(t, out)
 		}
-		run := func(cmd string) {
+		run := func(cmd ...string) {
 			t.Helper()
-			if _, errOut, code := runBinary(t, env, "migrate", cmd); code != 0 {
-				t.Fatalf("migrate %s: exit %d, stderr:\n%s", cmd, code, errOut)
+			if _, errOut, code := runBinary(t, env, append([]string{"migrate"}, cmd...)...); code != 0 {
+				t.Fatalf("migrate %s: exit %d, stderr:\n%s", strings.Join(cmd, " "), code, errOut)
 			}
 		}
 
@@ -176,7 +176,7 @@ func TestMigrateSubcommands(t *testing.T) {
 
 		// Each down reverts the newest applied migration only.
 		for i := n - 1; i >= 0; i-- {
-			run("down")
+			run("down", "--yes") // without a terminal, down asks for --yes (setup_test.go)
 			want := strings.TrimSpace(strings.Repeat("applied ", i) + strings.Repeat("pending ", n-i))
 			if got := status(); got != want {
 				t.Errorf("status after migrate down: %q, want %q", got, want)
@@ -260,6 +260,10 @@ func TestIntrospectionCanBeDisabled(t *testing.T) {
 		r := off.Do(t, introspect, nil)
 		if len(r.Errors) == 0 || strings.Contains(string(r.Data), "Query") {
 			t.Errorf("introspection with GRAPHQL_INTROSPECTION=false answered: %s", r.Body)
+		}
+		// The SDL is the same schema: it is off too, saying why.
+		if status, _, body := off.get(t, "/schema.graphql"); status != 404 || body != "Introspection is disabled on this server.\n" {
+			t.Errorf("GET /schema.graphql with GRAPHQL_INTROSPECTION=false: %d %q, want 404 saying introspection is disabled", status, body)
 		}
 		// Ordinary queries still work.
 		var q struct {
