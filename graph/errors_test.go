@@ -161,6 +161,6 @@ func TestEveryErrorOfAFieldCarriesItsPathAndLocation(t *testing.T) {
 }`)), 200, jsonType, `{"errors":[` +
 		`{"message":"Name must not be empty.","path":["createItem"],"locations":[{"line":2,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"name"}},` +
 		`{"message":"Price must be between 0 and 99999999.99.","path":["createItem"],"locations":[{"line":2,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"price"}},` +
-		`{"message":"Not a valid ID: expected a positive integer such as \"7\".","path":["createItem"],"locations":[{"line":2,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"storeId"}}` +
+		`{"message":"Not a valid ID: expected a global ID such as \"gid://storegraph/Store/7\".","path":["createItem"],"locations":[{"line":2,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"storeId"}}` +
 		`],"data":null}`}.check(t, h)
 }

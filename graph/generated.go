@@ -82,6 +82,8 @@ type ComplexityRoot struct {
 	Query struct {
 		Item   func(childComplexity int, id string) int
 		Items  func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ItemFilter, orderBy *model.ItemOrder) int
+		Node   func(childComplexity int, id string) int
+		Nodes  func(childComplexity int, ids []string) int
 		Store  func(childComplexity int, id string) int
 		Stores func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.StoreFilter, orderBy *model.StoreOrder) int
 	}
@@ -126,6 +128,8 @@ type MutationResolver interface {
 	DeleteItem(ctx context.Context, id string) (string, error)
 }
 type QueryResolver interface {
+	Node(ctx context.Context, id string) (model.Node, error)
+	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
 	Store(ctx context.Context, id string) (*storage.Store, error)
 	Stores(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.StoreFilter, orderBy *model.StoreOrder) (*model.StoreConnection, error)
 	Item(ctx context.Context, id string) (*storage.Item, error)
@@ -345,6 +349,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Items(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.ItemFilter), args["orderBy"].(*model.ItemOrder)), true
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.nodes":
+		if e.ComplexityRoot.Query.Nodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
 	case "Query.store":
 		if e.ComplexityRoot.Query.Store == nil {
 			break
@@ -538,9 +564,18 @@ var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `"An instant in time, as an RFC 3339 string in UTC with sub-second precision, e.g. \"2026-11-28T01:02:03.456789Z\"."
 scalar Time @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339")
 
+"""
+An object with a global identity (Relay's Global Object Identification): its ` + "`" + `id` + "`" + ` is unique
+across every type of the schema, and ` + "`" + `Query.node` + "`" + ` fetches the object by it.
+"""
+interface Node {
+  "The object's global ID, e.g. \"gid://storegraph/Store/7\": unique across types, stable across restarts, releases and databases. Treat it as opaque."
+  id: ID!
+}
+
 "A shop in the catalogue. Store names are unique regardless of letter case."
-type Store {
-  "The store's identifier: a database integer as a string, e.g. \"7\"."
+type Store implements Node {
+  "The store's global ID, e.g. \"gid://storegraph/Store/7\"; treat it as opaque."
   id: ID!
   "The store's name: 1 to 80 characters, trimmed."
   name: String!
@@ -566,8 +601,8 @@ type Store {
 }
 
 "Something a store sells."
-type Item {
-  "The item's identifier: a database integer as a string, e.g. \"42\"."
+type Item implements Node {
+  "The item's global ID, e.g. \"gid://storegraph/Item/42\"; treat it as opaque."
   id: ID!
   "The item's name: 1 to 80 characters, trimmed; need not be unique."
   name: String!
@@ -687,7 +722,7 @@ input StoreFilter {
 
 "Narrows a list of items. All given conditions must hold."
 input ItemFilter {
-  "Only items of this store."
+  "Only items of the store with this global ID."
   storeId: ID
   "Only items whose name contains this text, ignoring letter case."
   nameContains: String
@@ -699,8 +734,12 @@ input ItemFilter {
 
 "The entry points for reading the catalogue."
 type Query {
-  "The store with this id, or null if there is none."
-  store("The store's id." id: ID!): Store
+  "The object with this global ID, or null if there is none (never created, or deleted). A malformed ID is BAD_USER_INPUT."
+  node("A global ID of any type." id: ID!): Node
+  "The objects with these global IDs, in their order, null where there is none. At most the page-size limit (100 by default) of ids; one database statement per type, however many ids. A malformed ID is BAD_USER_INPUT."
+  nodes("Global IDs of any types." ids: [ID!]!): [Node]!
+  "The store with this global ID, or null if there is none."
+  store("The store's global ID." id: ID!): Store
   "Stores, one page at a time. Default order: ID ASC; default page size 20, at most 100 unless the server is configured otherwise."
   stores(
     "Return the first n stores (0 to the page-size limit, 100 by default) after ` + "`" + `after` + "`" + `."
@@ -716,8 +755,8 @@ type Query {
     "Sort order; ties are broken by id in the same direction."
     orderBy: StoreOrder
   ): StoreConnection!
-  "The item with this id, or null if there is none."
-  item("The item's id." id: ID!): Item
+  "The item with this global ID, or null if there is none."
+  item("The item's global ID." id: ID!): Item
   "Items of all stores, one page at a time. Default order: ID ASC; default page size 20, at most 100 unless the server is configured otherwise."
   items(
     "Return the first n items (0 to the page-size limit, 100 by default) after ` + "`" + `after` + "`" + `."
@@ -753,7 +792,7 @@ input CreateItemInput {
   name: String!
   "The price: 0 to 99,999,999.99, at most two decimal places."
   price: Float!
-  "The store that sells it; it must exist."
+  "The global ID of the store that sells it; it must exist."
   storeId: ID!
 }
 
@@ -763,7 +802,7 @@ input UpdateItemInput {
   name: String
   "The new price: 0 to 99,999,999.99, at most two decimal places."
   price: Float
-  "Move the item to this store; it must exist."
+  "Move the item to the store with this global ID; it must exist."
   storeId: ID
 }
 
@@ -773,13 +812,13 @@ type Mutation {
   createStore("The new store." input: CreateStoreInput!): Store!
   "Rename a store. Errors: BAD_USER_INPUT, NOT_FOUND, CONFLICT."
   updateStore("The store to rename." id: ID!, "Its new name." input: UpdateStoreInput!): Store!
-  "Delete a store and all its items; returns the deleted id. Errors: NOT_FOUND."
+  "Delete a store and all its items; returns the deleted store's global ID. Errors: NOT_FOUND."
   deleteStore("The store to delete." id: ID!): ID!
   "Create an item. Errors: BAD_USER_INPUT, NOT_FOUND if the store does not exist."
   createItem("The new item." input: CreateItemInput!): Item!
   "Change some fields of an item. Errors: BAD_USER_INPUT, NOT_FOUND (item or store)."
   updateItem("The item to change." id: ID!, "The fields to change; omitted fields keep their value." input: UpdateItemInput!): Item!
-  "Delete an item; returns the deleted id. Errors: NOT_FOUND."
+  "Delete an item; returns the deleted item's global ID. Errors: NOT_FOUND."
   deleteItem("The item to delete." id: ID!): ID!
 }
 `, BuiltIn: false},
@@ -1181,6 +1220,34 @@ func (ec *executionContext) field_Query_items_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["orderBy"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -2055,6 +2122,94 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
+			return ec.marshalONode2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕgithubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_store(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -4103,11 +4258,38 @@ func UnmarshalUpdateStoreInput(ctx context.Context, raw any) (model.UpdateStoreI
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj model.Node) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case storage.Store:
+		return ec._Store(ctx, sel, &obj)
+	case *storage.Store:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Store(ctx, sel, obj)
+	case storage.Item:
+		return ec._Item(ctx, sel, &obj)
+	case *storage.Item:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Item(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
 
-var itemImplementors = []string{"Item"}
+var itemImplementors = []string{"Item", "Node"}
 
 func (ec *executionContext) _Item(ctx context.Context, sel ast.SelectionSet, obj *storage.Item) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, itemImplementors)
@@ -4398,6 +4580,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Query")
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
+		case "nodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_nodes(ctx, field)
+				})
 		case "store":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -4453,7 +4647,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
-var storeImplementors = []string{"Store"}
+var storeImplementors = []string{"Store", "Node"}
 
 func (ec *executionContext) _Store(ctx context.Context, sel ast.SelectionSet, obj *storage.Store) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, storeImplementors)
@@ -4995,7 +5189,7 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 }
 
 func (ec *executionContext) unmarshalNID2int64(ctx context.Context, v any) (int64, error) {
-	res, err := model.UnmarshalInt64ID(v)
+	res, err := model.UnmarshalInt64ID(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -5005,7 +5199,7 @@ func (ec *executionContext) marshalNID2int64(ctx context.Context, sel ast.Select
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -5020,6 +5214,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -5100,6 +5323,16 @@ func (ec *executionContext) unmarshalNItemOrderField2githubᚗcomᚋstoregraph�
 
 func (ec *executionContext) marshalNItemOrderField2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐItemOrderField(ctx context.Context, sel ast.SelectionSet, v model.ItemOrderField) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v []model.Node) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 8, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐNode(ctx, sel, v[i])
+	})
+
+	return ret
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
@@ -5470,6 +5703,13 @@ func (ec *executionContext) unmarshalOItemOrder2ᚖgithubᚗcomᚋstoregraphᚋs
 	}
 	res, err := ec.unmarshalInputItemOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalONode2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v model.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOStore2ᚖgithubᚗcomᚋstoregraphᚋstoregraphᚋstorageᚐStore(ctx context.Context, sel ast.SelectionSet, v *storage.Store) graphql.Marshaler {

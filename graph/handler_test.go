@@ -81,7 +81,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		{"a query that does not match its hash is refused", `{"query":"{ __typename }",` + ext + `}`,
 			`{"errors":[{"message":"provided APQ hash does not match query","extensions":{"code":"BAD_USER_INPUT"}}]}`},
 		{"a query that does not validate is refused", `{"query":"` + invalid + `",` + invalidExt + `}`,
-			`{"errors":[{"message":"Cannot query field \"nope\" on type \"Query\".","locations":[{"line":1,"column":3}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`},
+			`{"errors":[{"message":"Cannot query field \"nope\" on type \"Query\". Did you mean \"node\" or \"nodes\"?","locations":[{"line":1,"column":3}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`},
 		{"and is not registered", `{` + invalidExt + `}`,
 			`{"errors":[{"message":"PersistedQueryNotFound","extensions":{"code":"PERSISTED_QUERY_NOT_FOUND"}}]}`},
 	}

@@ -3,7 +3,8 @@ package graph
 import (
 	"context"
 	"errors"
-	"strconv"
+	"fmt"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -11,30 +12,37 @@ import (
 	"github.com/storegraph/storegraph/storage"
 )
 
-// noRow is an id that no row has: ids start at 1.
+// The GraphQL types whose objects have global IDs.
+const (
+	storeType = "Store"
+	itemType  = "Item"
+)
+
+// noRow is a row id that no row has (ids start at 1): what a global ID whose row id is too
+// large for either database reads as. Storage answers it as any id it does not find
+// (store(id:) null, NOT_FOUND on the field, no items for filter.storeId).
 const noRow int64 = 0
 
-// parseID reads a GraphQL ID as a database id, reporting a malformed one under field. A
-// positive integer too large for int64 is well formed, but neither database can hold it, so
-// it names no row: it reads as noRow, and storage answers it as it answers any id it does not
-// find (store(id:) null, NOT_FOUND on field, no items for filter.storeId).
-func parseID(field, id string) (int64, error) {
-	n, err := strconv.ParseInt(id, 10, 64)
+// parseID reads the global ID of an object of typeName as its row id, reporting under field
+// a malformed one or one of another type.
+func parseID(field, typeName, id string) (int64, error) {
+	t, row, err := model.ParseGlobalID(id)
 	switch {
-	case errors.Is(err, strconv.ErrRange) && n > 0:
-		return noRow, nil
-	case err != nil || n <= 0:
-		return 0, storage.Invalid(field, `Not a valid ID: expected a positive integer such as "7".`)
+	case err != nil:
+		return 0, storage.Invalid(field, `Not a valid ID: expected a global ID such as "`+model.GlobalID(typeName, 7)+`".`)
+	case t != typeName:
+		article := "a"
+		if strings.ContainsRune("AEIOU", rune(typeName[0])) {
+			article = "an"
+		}
+		return 0, storage.Invalid(field, "Not "+article+" "+typeName+" ID.")
 	}
-	return n, nil
+	return row, nil
 }
 
-// formatID writes a database id as a GraphQL ID.
-func formatID(id int64) string { return strconv.FormatInt(id, 10) }
-
 // getByID serves store(id:) and item(id:): an id with no row is null, not an error.
-func getByID[T any](ctx context.Context, id string, get func(context.Context, int64) (*T, error)) (*T, error) {
-	n, err := parseID("id", id)
+func getByID[T any](ctx context.Context, typeName, id string, get func(context.Context, int64) (*T, error)) (*T, error) {
+	n, err := parseID("id", typeName, id)
 	if err != nil {
 		return nil, err
 	}
@@ -45,26 +53,73 @@ func getByID[T any](ctx context.Context, id string, get func(context.Context, in
 	return v, err
 }
 
-// deleteByID serves deleteStore and deleteItem, which answer with the deleted id.
-func deleteByID(ctx context.Context, id string, del func(context.Context, int64) error) (string, error) {
-	n, err := parseID("id", id)
+// deleteByID serves deleteStore and deleteItem, which answer with the deleted global ID.
+func deleteByID(ctx context.Context, typeName, id string, del func(context.Context, int64) error) (string, error) {
+	n, err := parseID("id", typeName, id)
 	if err != nil {
 		return "", err
 	}
 	if err := del(ctx, n); err != nil {
 		return "", err
 	}
-	return formatID(n), nil
+	return model.GlobalID(typeName, n), nil
 }
 
-// optionalID parses an omittable ID; null and absent both mean "not given".
-func optionalID(field string, id graphql.Omittable[*string]) (*int64, error) {
+// optionalID parses an omittable global ID; null and absent both mean "not given".
+func optionalID(field, typeName string, id graphql.Omittable[*string]) (*int64, error) {
 	s := id.Value()
 	if s == nil {
 		return nil, nil
 	}
-	n, err := parseID(field, *s)
+	n, err := parseID(field, typeName, *s)
 	return &n, err
+}
+
+// nodes serves node and nodes: the objects with the given global IDs, in their order, nil
+// where there is none, read with one statement per type. field names the argument for
+// malformed IDs.
+func (r *Resolver) nodes(ctx context.Context, field string, ids []string) ([]model.Node, error) {
+	if len(ids) > r.MaxPageSize {
+		return nil, storage.Invalid(field, fmt.Sprintf("At most %d ids.", r.MaxPageSize))
+	}
+	type ref struct {
+		typeName string
+		row      int64
+	}
+	refs := make([]ref, len(ids))
+	rows := map[string][]int64{}
+	for i, id := range ids {
+		t, row, err := model.ParseGlobalID(id)
+		if err != nil {
+			return nil, storage.Invalid(field, fmt.Sprintf("Not a valid ID: %q.", id))
+		}
+		refs[i] = ref{t, row}
+		rows[t] = append(rows[t], row)
+	}
+	found := map[ref]model.Node{}
+	if len(rows[storeType]) > 0 {
+		stores, err := r.DB.GetStores(ctx, rows[storeType])
+		if err != nil {
+			return nil, err
+		}
+		for id, s := range stores {
+			found[ref{storeType, id}] = s
+		}
+	}
+	if len(rows[itemType]) > 0 {
+		items, err := r.DB.GetItems(ctx, rows[itemType])
+		if err != nil {
+			return nil, err
+		}
+		for id, it := range items {
+			found[ref{itemType, id}] = it
+		}
+	}
+	out := make([]model.Node, len(refs))
+	for i, ref := range refs {
+		out[i] = found[ref] // nil for an unknown row or type
+	}
+	return out, nil
 }
 
 // notNull reports an explicit null for an input field that may be omitted but not nulled.
@@ -129,7 +184,7 @@ func itemFilter(f *model.ItemFilter) (storage.ItemFilter, error) {
 	if f == nil {
 		return storage.ItemFilter{}, nil
 	}
-	storeID, err := optionalID("storeId", f.StoreID)
+	storeID, err := optionalID("storeId", storeType, f.StoreID)
 	return storage.ItemFilter{
 		StoreID:      storeID,
 		NameContains: f.NameContains.Value(),

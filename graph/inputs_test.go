@@ -10,31 +10,42 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/storegraph/storegraph/graph/model"
 	"github.com/storegraph/storegraph/storage"
 	"github.com/storegraph/storegraph/storage/storagetest"
 )
 
-func TestParseIDReadsPositiveIntegersAndIDsBeyondInt64AsNoRow(t *testing.T) {
+func TestParseIDReadsGlobalIDsOfItsTypeAndRowsBeyondInt64AsNoRow(t *testing.T) {
+	const malformed = `Not a valid ID: expected a global ID such as "gid://storegraph/Store/7".`
 	for _, tt := range []struct {
 		id      string
 		want    int64
-		invalid bool
+		wantErr string
 	}{
-		{"7", 7, false},
-		{"9223372036854775807", math.MaxInt64, false},
-		{"9223372036854775808", noRow, false},
-		{"99999999999999999999", noRow, false},
-		{"0", 0, true},
-		{"-5", 0, true},
-		{"-99999999999999999999", 0, true},
-		{"7.5", 0, true},
-		{"abc", 0, true},
-		{"", 0, true},
+		{"gid://storegraph/Store/7", 7, ""},
+		{"gid://storegraph/Store/9223372036854775807", math.MaxInt64, ""},
+		{"gid://storegraph/Store/9223372036854775808", noRow, ""},
+		{"gid://storegraph/Store/99999999999999999999", noRow, ""},
+		{"gid://storegraph/Item/7", 0, "Not a Store ID."},
+		{"gid://storegraph/Store/0", 0, malformed},
+		{"gid://storegraph/Store/007", 0, malformed},
+		{"gid://storegraph/Store/-5", 0, malformed},
+		{"gid://storegraph/Store/7.5", 0, malformed},
+		{"gid://storegraph/Store/", 0, malformed},
+		{"gid://storegraph//7", 0, malformed},
+		{"gid://other/Store/7", 0, malformed},
+		{"7", 0, malformed},
+		{"", 0, malformed},
 	} {
 		t.Run(tt.id, func(t *testing.T) {
-			got, err := parseID("id", tt.id)
-			if got != tt.want || errors.Is(err, storage.ErrInvalid) != tt.invalid {
-				t.Fatalf("parseID(%q) = %d, %v; want %d, invalid %v", tt.id, got, err, tt.want, tt.invalid)
+			got, err := parseID("id", storeType, tt.id)
+			gotErr := ""
+			var invalid *storage.ValidationError
+			if errors.As(err, &invalid) {
+				gotErr = invalid.Fields[0].Message
+			}
+			if got != tt.want || gotErr != tt.wantErr || (err == nil) != (tt.wantErr == "") {
+				t.Fatalf("parseID(%q) = %d, %v; want %d, %q", tt.id, got, err, tt.want, tt.wantErr)
 			}
 		})
 	}
@@ -68,7 +79,7 @@ func newShop(t *testing.T, url string) shop {
 		}
 		items = append(items, it.ID)
 	}
-	return shop{handler: NewHandler(db, discardLog(), Options{}), alpha: formatID(ids[0]), beta: formatID(ids[1]), item: formatID(items[0])}
+	return shop{handler: NewHandler(db, discardLog(), Options{}), alpha: model.GlobalID(storeType, ids[0]), beta: model.GlobalID(storeType, ids[1]), item: model.GlobalID(itemType, items[0])}
 }
 
 // fill replaces {alpha}, {beta} and {item} in s with the shop's ids.
@@ -93,34 +104,40 @@ func TestUnknownIDsAreNotFoundOnTheInputThatNamedThem(t *testing.T) {
 			s := newShop(t, b.New(t))
 			tests := []struct{ name, query, want string }{}
 			for _, missing := range []string{"987654321", beyond} {
+				store, item := "gid://storegraph/Store/"+missing, "gid://storegraph/Item/"+missing
 				tests = append(tests, []struct{ name, query, want string }{
-					{"createItem in store " + missing, `mutation { createItem(input: {name: "x", price: 1, storeId: "` + missing + `"}) { id } }`,
+					{"createItem in store " + missing, `mutation { createItem(input: {name: "x", price: 1, storeId: "` + store + `"}) { id } }`,
 						notFoundBody("createItem", "Store", "storeId")},
-					{"updateItem " + missing, `mutation { updateItem(id: "` + missing + `", input: {name: "x"}) { id } }`,
+					{"updateItem " + missing, `mutation { updateItem(id: "` + item + `", input: {name: "x"}) { id } }`,
 						notFoundBody("updateItem", "Item", "id")},
-					{"updateItem " + missing + " into another missing store", `mutation { updateItem(id: "` + missing + `", input: {storeId: "` + missing + `"}) { id } }`,
+					{"updateItem " + missing + " into another missing store", `mutation { updateItem(id: "` + item + `", input: {storeId: "` + store + `"}) { id } }`,
 						notFoundBody("updateItem", "Item", "id")},
-					{"updateItem into store " + missing, `mutation { updateItem(id: "{item}", input: {storeId: "` + missing + `"}) { id } }`,
+					{"updateItem into store " + missing, `mutation { updateItem(id: "{item}", input: {storeId: "` + store + `"}) { id } }`,
 						notFoundBody("updateItem", "Store", "storeId")},
-					{"updateStore " + missing, `mutation { updateStore(id: "` + missing + `", input: {name: "x"}) { id } }`,
+					{"updateStore " + missing, `mutation { updateStore(id: "` + store + `", input: {name: "x"}) { id } }`,
 						notFoundBody("updateStore", "Store", "id")},
-					{"deleteStore " + missing, `mutation { deleteStore(id: "` + missing + `") }`,
+					{"deleteStore " + missing, `mutation { deleteStore(id: "` + store + `") }`,
 						notFoundBody("deleteStore", "Store", "id")},
-					{"deleteItem " + missing, `mutation { deleteItem(id: "` + missing + `") }`,
+					{"deleteItem " + missing, `mutation { deleteItem(id: "` + item + `") }`,
 						notFoundBody("deleteItem", "Item", "id")},
-					{"store " + missing, `{ store(id: "` + missing + `") { id } }`, `{"data":{"store":null}}`},
-					{"item " + missing, `{ item(id: "` + missing + `") { id } }`, `{"data":{"item":null}}`},
-					{"items of store " + missing, `{ items(filter: {storeId: "` + missing + `"}) { totalCount nodes { id } } }`,
+					{"store " + missing, `{ store(id: "` + store + `") { id } }`, `{"data":{"store":null}}`},
+					{"item " + missing, `{ item(id: "` + item + `") { id } }`, `{"data":{"item":null}}`},
+					{"node " + missing, `{ node(id: "` + item + `") { id } }`, `{"data":{"node":null}}`},
+					{"items of store " + missing, `{ items(filter: {storeId: "` + store + `"}) { totalCount nodes { id } } }`,
 						`{"data":{"items":{"totalCount":0,"nodes":[]}}}`},
 				}...)
 			}
 			tests = append(tests, []struct{ name, query, want string }{
-				{"an invalid input still comes before an unknown id", `mutation { updateItem(id: "` + beyond + `", input: {name: ""}) { id } }`,
+				{"an invalid input still comes before an unknown id", `mutation { updateItem(id: "gid://storegraph/Item/` + beyond + `", input: {name: ""}) { id } }`,
 					`{"errors":[{"message":"Name must not be empty.","path":["updateItem"],"locations":[{"line":1,"column":12}],"extensions":{"code":"BAD_USER_INPUT","field":"name"}}],"data":null}`},
-				{"zero is malformed", `{ store(id: "0") { id } }`,
-					`{"errors":[{"message":"Not a valid ID: expected a positive integer such as \"7\".","path":["store"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"id"}}],"data":{"store":null}}`},
-				{"a negative id beyond int64 is malformed", `{ item(id: "-` + beyond + `") { id } }`,
-					`{"errors":[{"message":"Not a valid ID: expected a positive integer such as \"7\".","path":["item"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"id"}}],"data":{"item":null}}`},
+				{"zero is malformed", `{ store(id: "gid://storegraph/Store/0") { id } }`,
+					`{"errors":[{"message":"Not a valid ID: expected a global ID such as \"gid://storegraph/Store/7\".","path":["store"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"id"}}],"data":{"store":null}}`},
+				{"a negative id beyond int64 is malformed", `{ item(id: "gid://storegraph/Item/-` + beyond + `") { id } }`,
+					`{"errors":[{"message":"Not a valid ID: expected a global ID such as \"gid://storegraph/Item/7\".","path":["item"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"id"}}],"data":{"item":null}}`},
+				{"an item's ID is not a store's", `mutation { createItem(input: {name: "x", price: 1, storeId: "{item}"}) { id } }`,
+					`{"errors":[{"message":"Not a Store ID.","path":["createItem"],"locations":[{"line":1,"column":12}],"extensions":{"code":"BAD_USER_INPUT","field":"storeId"}}],"data":null}`},
+				{"a store's ID is not an item's", `{ item(id: "{alpha}") { id } }`,
+					`{"errors":[{"message":"Not an Item ID.","path":["item"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"id"}}],"data":{"item":null}}`},
 			}...)
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {

@@ -365,7 +365,7 @@ func operationCostOf(op *graphql.OperationContext) int {
 const maxCost = 1 << 40
 
 // operationCost weights each field 1 and each connection (a field with first and last
-// arguments) by the rows it asks for, so that the cost of a query grows with what it
+// arguments) by the rows it asks for, and nodes(ids:) by its ids, so that the cost of a query grows with what it
 // fetches: stores(first: 100) { nodes { items(first: 100) { … } } } costs about 100 × 100
 // times an item's fields. Sizes outside 0..pageSize are refused by the resolvers with a
 // clearer error than a complexity error, so they count as pageSize. A field selected twice
@@ -391,6 +391,10 @@ type costWalk struct {
 
 func (w *costWalk) field(f *ast.Field) int {
 	child := w.set(f.SelectionSet)
+	if ids, ok := w.arg(f, "ids").([]any); ok {
+		// nodes(ids:) returns an object per id (at most the page size; more is refused).
+		return w.rows(min(len(ids), w.pageSize), child)
+	}
 	if f.Definition == nil || f.Definition.Arguments.ForName("first") == nil || f.Definition.Arguments.ForName("last") == nil {
 		return min(1+child, maxCost)
 	}
@@ -406,11 +410,15 @@ func (w *costWalk) field(f *ast.Field) int {
 	} else if n, ok := intArg(w.arg(f, "last")); ok {
 		rows = n
 	}
-	rows = min(max(rows, 0), w.pageSize)
-	if rows > 0 && child > maxCost/rows {
+	return w.rows(min(max(rows, 0), w.pageSize), child)
+}
+
+// rows is the cost of a list field of n objects each costing child.
+func (w *costWalk) rows(n, child int) int {
+	if n > 0 && child > maxCost/n {
 		return maxCost
 	}
-	return min(1+rows*child, maxCost)
+	return min(1+n*child, maxCost)
 }
 
 func (w *costWalk) arg(f *ast.Field, name string) any {

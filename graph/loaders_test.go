@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/storegraph/storegraph/graph/model"
 	"github.com/storegraph/storegraph/storage"
 	"github.com/storegraph/storegraph/storage/storagetest"
 )
@@ -181,7 +182,7 @@ func TestLoneParentsAreBatchedAndLinedUp(t *testing.T) {
 			var q strings.Builder
 			q.WriteString("{")
 			for i, s := range c.stores[:5] {
-				fmt.Fprintf(&q, ` s%d: store(id: "%d") { name items(first: 1, orderBy: {field: PRICE, direction: DESC}) { totalCount nodes { name } } }`, i, s.ID)
+				fmt.Fprintf(&q, ` s%d: store(id: "%s") { name items(first: 1, orderBy: {field: PRICE, direction: DESC}) { totalCount nodes { name } } }`, i, model.GlobalID("Store", s.ID))
 			}
 			q.WriteString("}")
 			data, _ := c.query(t, q.String())

@@ -49,7 +49,7 @@ func TestResolverPanicIsAnInternalErrorWithItsStackLogged(t *testing.T) {
 	h := NewHandler(nil, log, Options{})
 
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, postJSON("", `{"query":"{ store(id: \"1\") { id } }"}`))
+	h.ServeHTTP(rec, postJSON("", `{"query":"{ store(id: \"gid://storegraph/Store/1\") { id } }"}`))
 
 	want := `{"errors":[{"message":"internal error","path":["store"],"extensions":{"code":"INTERNAL_SERVER_ERROR"}}],"data":{"store":null}}`
 	if rec.Code != http.StatusOK || rec.Body.String() != want {

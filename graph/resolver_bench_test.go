@@ -38,10 +38,10 @@ func benchmarkResolverPath(b *testing.B, url string) {
 	h := NewHandler(db, discardLog(), Options{Introspection: true}) // as served by default
 
 	for _, bc := range []struct{ name, query string }{
-		{"point", `{ item(id: "7") { name price } }`},
+		{"point", `{ item(id: "gid://storegraph/Item/7") { name price } }`},
 		{"nested", `{ stores(first: 20) { nodes { name items(first: 20) { nodes { name price } } } } }`},
 		{"page", `{ items(first: 20, orderBy: {field: PRICE}) { edges { cursor node { name } } pageInfo { hasNextPage } } }`},
-		{"write", `mutation { createItem(input: {name: "Bench", price: 9.99, storeId: "1"}) { id } }`},
+		{"write", `mutation { createItem(input: {name: "Bench", price: 9.99, storeId: "gid://storegraph/Store/1"}) { id } }`},
 	} {
 		body, _ := json.Marshal(map[string]string{"query": bc.query})
 		b.Run(bc.name, func(b *testing.B) {

@@ -32,7 +32,7 @@ func (r *mutationResolver) CreateStore(ctx context.Context, input model.CreateSt
 
 // UpdateStore is the resolver for the updateStore field.
 func (r *mutationResolver) UpdateStore(ctx context.Context, id string, input model.UpdateStoreInput) (*storage.Store, error) {
-	storeID, err := parseID("id", id)
+	storeID, err := parseID("id", storeType, id)
 	if err != nil {
 		return nil, err
 	}
@@ -41,13 +41,13 @@ func (r *mutationResolver) UpdateStore(ctx context.Context, id string, input mod
 
 // DeleteStore is the resolver for the deleteStore field.
 func (r *mutationResolver) DeleteStore(ctx context.Context, id string) (string, error) {
-	return deleteByID(ctx, id, r.DB.DeleteStore)
+	return deleteByID(ctx, storeType, id, r.DB.DeleteStore)
 }
 
 // CreateItem is the resolver for the createItem field.
 func (r *mutationResolver) CreateItem(ctx context.Context, input model.CreateItemInput) (*storage.Item, error) {
 	in := storage.ItemInput{Name: input.Name, Price: input.Price}
-	storeID, err := parseID("storeId", input.StoreID)
+	storeID, err := parseID("storeId", storeType, input.StoreID)
 	if err != nil {
 		return nil, storage.JoinValidation(in.Validate(), err)
 	}
@@ -57,8 +57,8 @@ func (r *mutationResolver) CreateItem(ctx context.Context, input model.CreateIte
 
 // UpdateItem is the resolver for the updateItem field.
 func (r *mutationResolver) UpdateItem(ctx context.Context, id string, input model.UpdateItemInput) (*storage.Item, error) {
-	itemID, idErr := parseID("id", id)
-	storeID, storeErr := optionalID("storeId", input.StoreID)
+	itemID, idErr := parseID("id", itemType, id)
+	storeID, storeErr := optionalID("storeId", storeType, input.StoreID)
 	patch := storage.ItemPatch{Name: input.Name.Value(), Price: input.Price.Value(), StoreID: storeID}
 	if err := storage.JoinValidation(idErr, notNull("name", input.Name), notNull("price", input.Price),
 		notNull("storeId", input.StoreID), storeErr, patch.Validate()); err != nil {
@@ -69,12 +69,26 @@ func (r *mutationResolver) UpdateItem(ctx context.Context, id string, input mode
 
 // DeleteItem is the resolver for the deleteItem field.
 func (r *mutationResolver) DeleteItem(ctx context.Context, id string) (string, error) {
-	return deleteByID(ctx, id, r.DB.DeleteItem)
+	return deleteByID(ctx, itemType, id, r.DB.DeleteItem)
+}
+
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
+	nodes, err := r.nodes(ctx, "id", []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return nodes[0], nil
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	return r.nodes(ctx, "ids", ids)
 }
 
 // Store is the resolver for the store field.
 func (r *queryResolver) Store(ctx context.Context, id string) (*storage.Store, error) {
-	return getByID(ctx, id, r.DB.GetStore)
+	return getByID(ctx, storeType, id, r.DB.GetStore)
 }
 
 // Stores is the resolver for the stores field.
@@ -90,7 +104,7 @@ func (r *queryResolver) Stores(ctx context.Context, first *int, after *string, l
 
 // Item is the resolver for the item field.
 func (r *queryResolver) Item(ctx context.Context, id string) (*storage.Item, error) {
-	return getByID(ctx, id, r.DB.GetItem)
+	return getByID(ctx, itemType, id, r.DB.GetItem)
 }
 
 // Items is the resolver for the items field.

@@ -54,7 +54,7 @@ func TestSchemaEndpointPrintsWhatToolsExpect(t *testing.T) {
 		want       bool
 	}{
 		{"Time names its specification", "\nscalar Time @specifiedBy(url: \"https://www.rfc-editor.org/rfc/rfc3339\")\n", true},
-		{"descriptions are included", "\"\"\"\nA shop in the catalogue. Store names are unique regardless of letter case.\n\"\"\"\ntype Store {", true},
+		{"descriptions are included", "\"\"\"\nA shop in the catalogue. Store names are unique regardless of letter case.\n\"\"\"\ntype Store implements Node {", true},
 		{"built-in scalars are left out", "scalar String", false},
 		{"built-in directives are left out", "directive @", false},
 	} {

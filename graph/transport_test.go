@@ -75,7 +75,7 @@ func TestTransportNegotiatesTheResponseMediaType(t *testing.T) {
 
 func TestTransportStatusCodesFollowTheMediaType(t *testing.T) {
 	h := newTestHandler(t, Options{})
-	validation := `{"errors":[{"message":"Cannot query field \"nope\" on type \"Query\".","locations":[{"line":1,"column":3}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`
+	validation := `{"errors":[{"message":"Cannot query field \"nope\" on type \"Query\". Did you mean \"node\" or \"nodes\"?","locations":[{"line":1,"column":3}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`
 	parse := `{"errors":[{"message":"Expected Name, found \u003cEOF\u003e","locations":[{"line":1,"column":2}],"extensions":{"code":"GRAPHQL_PARSE_FAILED"}}]}`
 	coercion := `{"errors":[{"message":"cannot be null","path":["variable","id"],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`
 	executed := `{"errors":[{"message":"first must be between 0 and 100.","path":["stores"],"locations":[{"line":1,"column":3}],"extensions":{"code":"BAD_USER_INPUT","field":"first"}}],"data":null}`

@@ -41,15 +41,29 @@ func jsonIDs(ids []int64) string {
 
 // GetStores returns the stores with the given ids, by id; ids with no store are absent.
 func (db *DB) GetStores(ctx context.Context, ids []int64) (map[int64]*Store, error) {
+	return getByIDs[Store](ctx, db, "stores", storeColumns, ids)
+}
+
+// GetItems returns the items with the given ids, by id; ids with no item are absent.
+func (db *DB) GetItems(ctx context.Context, ids []int64) (map[int64]*Item, error) {
+	return getByIDs[Item](ctx, db, "items", itemColumns, ids)
+}
+
+// getByIDs reads the rows of table with the given ids in one statement.
+func getByIDs[T any, PT interface {
+	*T
+	row
+}](ctx context.Context, db *DB, table, columns string, ids []int64) (map[int64]PT, error) {
 	st := db.statement()
-	st.write("SELECT ", storeColumns, " FROM stores WHERE ", st.inSet("id", ids))
-	rows, err := queryRows[Store](ctx, db, st)
+	st.write("SELECT ", columns, " FROM ", table, " WHERE ", st.inSet("id", ids))
+	rows, err := queryRows[T, PT](ctx, db, st)
 	if err != nil {
-		return nil, fmt.Errorf("get stores: %w", classify(ctx, err))
+		return nil, fmt.Errorf("get %s: %w", table, classify(ctx, err))
 	}
-	out := make(map[int64]*Store, len(rows))
+	out := make(map[int64]PT, len(rows))
 	for i := range rows {
-		out[rows[i].ID] = &rows[i]
+		r := PT(&rows[i])
+		out[r.rowID()] = r
 	}
 	return out, nil
 }

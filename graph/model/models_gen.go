@@ -17,7 +17,7 @@ type CreateItemInput struct {
 	Name string `json:"name"`
 	// The price: 0 to 99,999,999.99, at most two decimal places.
 	Price float64 `json:"price"`
-	// The store that sells it; it must exist.
+	// The global ID of the store that sells it; it must exist.
 	StoreID string `json:"storeId"`
 }
 
@@ -29,7 +29,7 @@ type CreateStoreInput struct {
 
 // Narrows a list of items. All given conditions must hold.
 type ItemFilter struct {
-	// Only items of this store.
+	// Only items of the store with this global ID.
 	StoreID graphql.Omittable[*string] `json:"storeId,omitempty"`
 	// Only items whose name contains this text, ignoring letter case.
 	NameContains graphql.Omittable[*string] `json:"nameContains,omitempty"`
@@ -75,7 +75,7 @@ type UpdateItemInput struct {
 	Name graphql.Omittable[*string] `json:"name,omitempty"`
 	// The new price: 0 to 99,999,999.99, at most two decimal places.
 	Price graphql.Omittable[*float64] `json:"price,omitempty"`
-	// Move the item to this store; it must exist.
+	// Move the item to the store with this global ID; it must exist.
 	StoreID graphql.Omittable[*string] `json:"storeId,omitempty"`
 }
 
