@@ -16,19 +16,20 @@ var fuzzSeeds = []struct {
 	viaGET bool
 }{
 	{`{"query":"mutation NewStore { createStore(input: { name: \"Corner Shop\" }) { id name createdAt } }"}`, false},
-	{`{"query":"mutation NewItem { createItem(input: { name: \"Cheddar\", price: 17.99, storeId: \"1\" }) { id name price store { name } } }"}`, false},
+	{`{"query":"mutation NewItem { createItem(input: { name: \"Cheddar\", price: 17.99, storeId: \"gid://storegraph/Store/1\" }) { id name price store { name } } }"}`, false},
 	{`{"query":"query Catalogue { stores(first: 10, orderBy: { field: NAME }) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name items(first: 5, orderBy: { field: PRICE, direction: DESC }, filter: { maxPrice: 20 }) { nodes { id name price } } } } } }"}`, false},
 	{`{"query":"query NextPage($after: String) { items(first: 20, after: $after, filter: { nameContains: \"ched\" }) { nodes { name price store { name } } pageInfo { hasNextPage endCursor } } }","variables":{"after":"eyJmIjoiSUQiLCJpIjoxfQ"},"operationName":"NextPage"}`, false},
-	{`{"query":"mutation Reprice($id: ID!, $p: Float) { updateItem(id: $id, input: { price: $p }) { id name price updatedAt } }","variables":{"id":"1","p":15.5}}`, false},
-	{`{"query":"mutation Close { deleteStore(id: \"1\") }"}`, false},
-	{`{"query":"{ item(id: \"1\") { id store { id items(last: 2, before: \"x\") { totalCount } } } }"}`, false},
+	{`{"query":"mutation Reprice($id: ID!, $p: Float) { updateItem(id: $id, input: { price: $p }) { id name price updatedAt } }","variables":{"id":"gid://storegraph/Item/1","p":15.5}}`, false},
+	{`{"query":"mutation Close { deleteStore(id: \"gid://storegraph/Store/1\") }"}`, false},
+	{`{"query":"{ item(id: \"gid://storegraph/Item/1\") { id store { id items(last: 2, before: \"x\") { totalCount } } } }"}`, false},
+	{`{"query":"query Nodes($ids: [ID!]!) { nodes(ids: $ids) { id ... on Store { name } ... on Item { price store { id } } } }","variables":{"ids":["gid://storegraph/Store/1","gid://storegraph/Item/1","7"]}}`, false},
 	{`{"query":"query { __schema { queryType { name } types { name fields { name } } } }"}`, false},
 	{`{"query":"{ stores(first: -1) { nodes { id } } }"}`, false},
 	{`{"query":"{ __typename }","variables":[1,2]}`, false},
 	{`{"query":`, false},
 	{``, false},
 	{`query=%7B+stores+%7B+totalCount+%7D+%7D`, true},
-	{`query=query+Q(%24id%3A+ID!)+%7B+store(id%3A+%24id)+%7B+name+%7D+%7D&variables=%7B%22id%22%3A%227%22%7D`, true},
+	{`query=query+Q(%24id%3A+ID!)+%7B+store(id%3A+%24id)+%7B+name+%7D+%7D&variables=%7B%22id%22%3A%22gid%3A%2F%2Fstoregraph%2FStore%2F7%22%7D`, true},
 }
 
 // FuzzGraphQLHandler sends arbitrary requests through the whole HTTP handler over a real

@@ -338,7 +338,7 @@ func abuseFragmentChain(n int, link func(prev string) string) string {
 func abuseConflictingStores(n int) string {
 	var b strings.Builder
 	for i := range n {
-		fmt.Fprintf(&b, ` store(id: "%d") { id }`, i)
+		fmt.Fprintf(&b, ` store(id: "gid://storegraph/Store/%d") { id }`, i)
 	}
 	return b.String()
 }
@@ -401,24 +401,24 @@ func abuseCases(t testing.TB) []abuseCase {
 	}
 	var conflictFragments, conflictSpreads, conflictInline strings.Builder
 	for i := range 60 {
-		fmt.Fprintf(&conflictFragments, ` fragment S%d on Query { store(id: "%d") { id } }`, i, i)
+		fmt.Fprintf(&conflictFragments, ` fragment S%d on Query { store(id: "gid://storegraph/Store/%d") { id } }`, i, i)
 		fmt.Fprintf(&conflictSpreads, ` ...S%d`, i)
-		fmt.Fprintf(&conflictInline, ` ... on Query { store(id: "%d") { id } }`, i)
+		fmt.Fprintf(&conflictInline, ` ... on Query { store(id: "gid://storegraph/Store/%d") { id } }`, i)
 	}
 	var conflictFragments20, conflictSpreads20 strings.Builder
 	for i := range abuseMaxFieldRepeats {
-		fmt.Fprintf(&conflictFragments20, ` fragment S%d on Query { store(id: "%d") { id } }`, i, i)
+		fmt.Fprintf(&conflictFragments20, ` fragment S%d on Query { store(id: "gid://storegraph/Store/%d") { id } }`, i, i)
 		fmt.Fprintf(&conflictSpreads20, ` ...S%d`, i)
 	}
 	var conflictsUnderAliases strings.Builder
 	for i := range abuseMaxQueryAliases {
-		fmt.Fprintf(&conflictsUnderAliases, ` a%d: store(id: "1") {`, i)
+		fmt.Fprintf(&conflictsUnderAliases, ` a%d: store(id: "gid://storegraph/Store/1") {`, i)
 		for j := range 10 {
 			fmt.Fprintf(&conflictsUnderAliases, ` items(first: %d) { totalCount }`, j)
 		}
 		conflictsUnderAliases.WriteString(" }")
 	}
-	served := `{ store(id: "1") { id name } }`
+	served := `{ store(id: "gid://storegraph/Store/1") { id name } }`
 
 	return []abuseCase{
 		// Class 1: fragments that spread fragments. Expanded, the chain doubles (or triples)
@@ -426,22 +426,22 @@ func abuseCases(t testing.TB) []abuseCase {
 		// once.
 		{name: "fragment chain spreading the previous fragment twice per link (the issue's 1,070 bytes)",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ...F28 } }` + abuseFragmentChain(28, doubling)
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...F28 } }` + abuseFragmentChain(28, doubling)
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "fragment chain spreading the previous fragment three times per link",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ...F18 } }` + abuseFragmentChain(18, func(p string) string { return "..." + p + " ..." + p + " ..." + p })
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...F18 } }` + abuseFragmentChain(18, func(p string) string { return "..." + p + " ..." + p + " ..." + p })
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "fragment chain spreading through two inline fragments per link",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ...F28 } }` + abuseFragmentChain(28, func(p string) string {
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...F28 } }` + abuseFragmentChain(28, func(p string) string {
 					return "... on Store { ..." + p + " } ... on Store { ..." + p + " }"
 				})
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "two fragments of the same fields per link, each spreading both of the previous link",
 			doc: func(v int) string {
 				var b strings.Builder
-				b.WriteString(abuseOp(v) + ` { store(id: "1") { ...F28 } } fragment F0 on Store { id name } fragment G0 on Store { id name }`)
+				b.WriteString(abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...F28 } } fragment F0 on Store { id name } fragment G0 on Store { id name }`)
 				for i := 1; i <= 28; i++ {
 					fmt.Fprintf(&b, " fragment F%d on Store { ...F%d ...G%d } fragment G%d on Store { ...F%d ...G%d }", i, i-1, i-1, i, i-1, i-1)
 				}
@@ -458,46 +458,46 @@ func abuseCases(t testing.TB) []abuseCase {
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "fragment chain defined but never spread",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { id } }` + abuseFragmentChain(28, doubling)
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { id } }` + abuseFragmentChain(28, doubling)
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "fragment chain under aliases",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { a: store(id: "1") { ...F28 } b: store(id: "2") { ...F28 } }` + abuseFragmentChain(28, doubling)
+				return abuseOp(v) + ` { a: store(id: "gid://storegraph/Store/1") { ...F28 } b: store(id: "gid://storegraph/Store/2") { ...F28 } }` + abuseFragmentChain(28, doubling)
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "fragment chain under application/graphql-response+json",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ...F28 } }` + abuseFragmentChain(28, doubling)
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...F28 } }` + abuseFragmentChain(28, doubling)
 			}, accept: "application/graphql-response+json", status: 400, codes: fields, noStatements: true},
 		{name: "a doubling chain short enough for the field limit puts 32 fields on one place",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ...F5 } }` + abuseFragmentChain(5, doubling)
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...F5 } }` + abuseFragmentChain(5, doubling)
 			}, status: 200, codes: repeat, noStatements: true},
 
 		// Class 7: the same field many times without aliases, and the limits' boundaries.
 		{name: "one field 4,980 times without aliases (the issue)",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ` + abuseRepeat("id", 4980) + ` } }`
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ` + abuseRepeat("id", 4980) + ` } }`
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "2,001 fields",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ` + abuseRepeat("id name createdAt updatedAt", (abuseMaxQueryFields)/4) + ` } }`
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ` + abuseRepeat("id name createdAt updatedAt", (abuseMaxQueryFields)/4) + ` } }`
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "21 fields of one name",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ` + abuseRepeat("id", abuseMaxFieldRepeats+1) + ` } }`
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ` + abuseRepeat("id", abuseMaxFieldRepeats+1) + ` } }`
 			}, status: 200, codes: repeat, noStatements: true},
 		{name: "21 fields of one name through two fragments",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ...A ...B } } fragment A on Store { ` + abuseRepeat("id", 11) +
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...A ...B } } fragment A on Store { ` + abuseRepeat("id", 11) +
 					` } fragment B on Store { ` + abuseRepeat("id", 10) + ` }`
 			}, status: 200, codes: repeat, noStatements: true},
 		{name: "22 fields of one name under 11 fields that merge",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { ` + abuseRepeat(`store(id: "1") { id id }`, 11) + ` }`
+				return abuseOp(v) + ` { ` + abuseRepeat(`store(id: "gid://storegraph/Store/1") { id id }`, 11) + ` }`
 			}, status: 200, codes: repeat, noStatements: true},
 		{name: "20 fields of one name are served",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ` + abuseRepeat("id", abuseMaxFieldRepeats) + ` } }`
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ` + abuseRepeat("id", abuseMaxFieldRepeats) + ` } }`
 			}, status: 200, data: true},
 
 		// Class 2: fields that conflict.
@@ -535,15 +535,15 @@ func abuseCases(t testing.TB) []abuseCase {
 		// fragment.
 		{name: "fragment chain nesting through fields, one spread per link",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ...F28 } }` + abuseFragmentChain(28, func(p string) string { return nestedPage("", p) })
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...F28 } }` + abuseFragmentChain(28, func(p string) string { return nestedPage("", p) })
 			}, status: 200, codes: depth, noStatements: true},
 		{name: "fragment chain nesting through fields, two spreads per link",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ...F28 } }` + abuseFragmentChain(28, func(p string) string { return nestedPage("", p) + " " + nestedPage("", p) })
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...F28 } }` + abuseFragmentChain(28, func(p string) string { return nestedPage("", p) + " " + nestedPage("", p) })
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "fragment chain nesting through two aliased fields per link (30 aliases)",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ...F15 } }` + abuseFragmentChain(15, func(p string) string { return nestedPage("a: ", p) + " " + nestedPage("b: ", p) })
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ...F15 } }` + abuseFragmentChain(15, func(p string) string { return nestedPage("a: ", p) + " " + nestedPage("b: ", p) })
 			}, status: 200, codes: fields, noStatements: true},
 		{name: "fragment chain doubling through aliased pages within the depth limit",
 			doc: func(v int) string {
@@ -584,7 +584,7 @@ func abuseCases(t testing.TB) []abuseCase {
 			accept: "application/graphql-response+json", status: 400, codes: size, noStatements: true},
 		{name: "more than MAX_QUERY_TOKENS within MAX_QUERY_BYTES",
 			doc: func(v int) string {
-				return abuseOp(v) + ` { store(id: "1") { ` + abuseRepeat("id", abuseMaxQueryTokens+500) + ` } }`
+				return abuseOp(v) + ` { store(id: "gid://storegraph/Store/1") { ` + abuseRepeat("id", abuseMaxQueryTokens+500) + ` } }`
 			}, status: 200, codes: limitRefusal("TOKEN_LIMIT_EXCEEDED"), noStatements: true},
 
 		// Class 4: long operation names.
@@ -620,7 +620,7 @@ func abuseCases(t testing.TB) []abuseCase {
 		// Class 8, the other half: several errors of one response each carry where they are.
 		{name: "two invalid inputs of one mutation: each error has its path and locations",
 			doc: func(v int) string {
-				return fmt.Sprintf(`mutation Abuse%d { createItem(input: {name: "", price: -1, storeId: "1"}) { id } }`, v)
+				return fmt.Sprintf(`mutation Abuse%d { createItem(input: {name: "", price: -1, storeId: "gid://storegraph/Store/1"}) { id } }`, v)
 			}, status: 200, codes: []string{"BAD_USER_INPUT", "BAD_USER_INPUT"}, fields: []string{"name", "price"},
 			locations: true, paths: true},
 	}
@@ -764,7 +764,7 @@ func abuseFloodDocument(i int, rng *rand.Rand) (doc string, ok bool) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "query Flood%d {", i)
 		for a := range abuseMaxQueryAliases {
-			fmt.Fprintf(&b, ` a%d_%s: store(id: "%d") { %s %s %s %s }`, a, letters(455), i,
+			fmt.Fprintf(&b, ` a%d_%s: store(id: "gid://storegraph/Store/%d") { %s %s %s %s }`, a, letters(455), i,
 				abuseRepeat("createdAt", 20), abuseRepeat("updatedAt", 20), abuseRepeat("name", 20), abuseRepeat("id", 5))
 		}
 		b.WriteString(" }")
@@ -876,12 +876,12 @@ func TestAbusePersistedQueriesRegisterOnlyDocumentsThatPass(t *testing.T) {
 			}{
 				{"a document that does not parse", `query Broken { stores { nodes { id }`, []string{"GRAPHQL_PARSE_FAILED"}},
 				{"a document that does not validate", `query Unknown { stores { nodes { colour } } }`, []string{"GRAPHQL_VALIDATION_FAILED"}},
-				{"a document over MAX_QUERY_BYTES", abusePadTo(t, `query Big { store(id: "1") { id } }`, abuseMaxQueryBytes+1, true), []string{"SIZE_LIMIT_EXCEEDED"}},
-				{"a document over MAX_QUERY_TOKENS", `query Tokens { store(id: "1") { ` + abuseRepeat("id", abuseMaxQueryTokens+1) + ` } }`, []string{"TOKEN_LIMIT_EXCEEDED"}},
-				{"a doubling fragment chain", `query Chain { store(id: "1") { ...F28 } }` + abuseFragmentChain(28, func(p string) string { return "..." + p + " ..." + p }), []string{"FIELD_LIMIT_EXCEEDED"}},
-				{"21 fields of one name", `query Repeats { store(id: "1") { ` + abuseRepeat("id", abuseMaxFieldRepeats+1) + ` } }`, []string{"REPEAT_LIMIT_EXCEEDED"}},
+				{"a document over MAX_QUERY_BYTES", abusePadTo(t, `query Big { store(id: "gid://storegraph/Store/1") { id } }`, abuseMaxQueryBytes+1, true), []string{"SIZE_LIMIT_EXCEEDED"}},
+				{"a document over MAX_QUERY_TOKENS", `query Tokens { store(id: "gid://storegraph/Store/1") { ` + abuseRepeat("id", abuseMaxQueryTokens+1) + ` } }`, []string{"TOKEN_LIMIT_EXCEEDED"}},
+				{"a doubling fragment chain", `query Chain { store(id: "gid://storegraph/Store/1") { ...F28 } }` + abuseFragmentChain(28, func(p string) string { return "..." + p + " ..." + p }), []string{"FIELD_LIMIT_EXCEEDED"}},
+				{"21 fields of one name", `query Repeats { store(id: "gid://storegraph/Store/1") { ` + abuseRepeat("id", abuseMaxFieldRepeats+1) + ` } }`, []string{"REPEAT_LIMIT_EXCEEDED"}},
 				{"20 conflicting fields", `query Conflicts {` + abuseConflictingStores(abuseMaxFieldRepeats) + ` }`, nil},
-				{"a document over MAX_QUERY_DEPTH", `query Deep { store(id: "1") { ...F10 } }` + abuseFragmentChain(10, func(p string) string { return `items { nodes { store { ...` + p + ` } } }` }), []string{"DEPTH_LIMIT_EXCEEDED"}},
+				{"a document over MAX_QUERY_DEPTH", `query Deep { store(id: "gid://storegraph/Store/1") { ...F10 } }` + abuseFragmentChain(10, func(p string) string { return `items { nodes { store { ...` + p + ` } } }` }), []string{"DEPTH_LIMIT_EXCEEDED"}},
 			}
 			for _, tc := range refused {
 				t.Run(tc.name+" is not registered", func(t *testing.T) {
@@ -932,7 +932,7 @@ func TestAbuseLongOperationNamesAreCutInMetricsAndLogs(t *testing.T) {
 				name := fmt.Sprintf("Long%03d_%s", i, strings.Repeat("N", 30_000))
 				id := fmt.Sprintf("abuse-opname-%s-%d", b.Name, i)
 				a, err := s.abuseSend(context.Background(), abuseRequest{requestID: id, params: map[string]any{
-					"query": "query " + name + ` { store(id: "1") { name } }`, "operationName": name,
+					"query": "query " + name + ` { store(id: "gid://storegraph/Store/1") { name } }`, "operationName": name,
 				}})
 				if err != nil {
 					t.Fatal(err)
@@ -946,7 +946,7 @@ func TestAbuseLongOperationNamesAreCutInMetricsAndLogs(t *testing.T) {
 				name := fmt.Sprintf("Missing%03d_%s", i, strings.Repeat("M", 1_000_000))
 				id := fmt.Sprintf("abuse-opname-missing-%s-%d", b.Name, i)
 				a, err := s.abuseSend(context.Background(), abuseRequest{requestID: id, params: map[string]any{
-					"query": `query Present { store(id: "1") { name } }`, "operationName": name,
+					"query": `query Present { store(id: "gid://storegraph/Store/1") { name } }`, "operationName": name,
 				}})
 				if err != nil {
 					t.Fatal(err)
@@ -1059,7 +1059,7 @@ const (
 	items(first: 100) { edges { cursor node { id name price createdAt updatedAt } } nodes { id name price createdAt updatedAt store { id name } } pageInfo { hasNextPage } } } } }`
 )
 
-const abusePointQuery = `query Point { store(id: "1") { id name } }`
+const abusePointQuery = `query Point { store(id: "gid://storegraph/Store/1") { id name } }`
 
 func TestAbuseHeavyQueriesAreAdmittedOrRefusedAndPointQueriesKeepGoing(t *testing.T) {
 	for _, b := range storagetest.Backends {
@@ -1379,7 +1379,7 @@ func abuseExpensiveDocument(v int) string {
 	fmt.Fprintf(&b, "query Expensive%d {", v)
 	// An aliased field is 9 tokens and its braces, a page 9: 26 of 190 tokens fit.
 	for a := range (abuseMaxQueryTokens - 4) / (10 + 9*abuseMaxFieldRepeats) {
-		fmt.Fprintf(&b, ` a%d: store(id: "1") {`, a)
+		fmt.Fprintf(&b, ` a%d: store(id: "gid://storegraph/Store/1") {`, a)
 		for i := range abuseMaxFieldRepeats {
 			fmt.Fprintf(&b, ` items(first: %d) { totalCount }`, i)
 		}

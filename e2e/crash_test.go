@@ -244,22 +244,23 @@ type crashRow struct {
 //     so the row's commits come in the order the prices were sent: what is stored is the last
 //     committed price, and every acknowledged price was committed.
 func (r *crashRun) verify(t *testing.T, db *sql.DB, crashes []time.Time) {
+	// By global ID, as the writers were told them.
 	stored := map[string]map[string]crashRow{"stores": {}, "items": {}}
-	for table, query := range map[string]string{
-		"stores": `SELECT id::text, name, 0 FROM stores`,
-		"items":  `SELECT id::text, name, price_cents / 100 FROM items`,
+	for table, read := range map[string]struct{ typeName, query string }{
+		"stores": {storeType, `SELECT id, name, 0 FROM stores`},
+		"items":  {itemType, `SELECT id, name, price_cents / 100 FROM items`},
 	} {
-		rows, err := db.Query(query)
+		rows, err := db.Query(read.query)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for rows.Next() {
-			var id string
+			var id int64
 			var row crashRow
 			if err := rows.Scan(&id, &row.name, &row.price); err != nil {
 				t.Fatal(err)
 			}
-			stored[table][id] = row
+			stored[table][globalID(read.typeName, id)] = row
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)

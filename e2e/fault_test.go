@@ -181,17 +181,17 @@ func TestPostgresOutageIsUnavailableThenRecoversWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	stored := map[string]bool{}
-	rows, err := db.Query(`SELECT id::text FROM items`)
+	stored := map[string]bool{} // by global ID, as the writers were told them
+	rows, err := db.Query(`SELECT id FROM items`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
-		var id string
+		var id int64
 		if err := rows.Scan(&id); err != nil {
 			t.Fatal(err)
 		}
-		stored[id] = true
+		stored[globalID(itemType, id)] = true
 	}
 	rows.Close()
 	lost := 0

@@ -66,7 +66,8 @@ func TestFilters(t *testing.T) {
 		}{
 			{"storeId", vars{"storeId": b.ID}, named("Apple B", "Juice B")},
 			{"storeId of a store without items", vars{"storeId": empty.ID}, nil},
-			{"storeId of a missing store", vars{"storeId": "987654321"}, nil},
+			{"storeId of a missing store", vars{"storeId": globalID(storeType, 987654321)}, nil},
+			{"storeId beyond int64", vars{"storeId": rawGlobalID(storeType, "99999999999999999999")}, nil},
 			{"nameContains ignores case", vars{"nameContains": "apple", "storeId": a.ID}, named("Red Apple", "green apple", "APPLE pie")},
 			{"nameContains upper case across stores", vars{"nameContains": "APPLE"}, named("Red Apple", "green apple", "APPLE pie", "Apple B")},
 			{"nameContains mixed case", vars{"nameContains": "aPpLe P"}, named("APPLE pie")},
@@ -106,6 +107,23 @@ func TestFilters(t *testing.T) {
 				}
 			})
 		}
+
+		t.Run("storeId must be a store's global ID", func(t *testing.T) {
+			for _, tc := range []struct{ name, storeID, message string }{
+				{"an item's ID", ids["Red Apple"], wrongTypeMessage(storeType)},
+				{"the integer id of before issue 8", "1", malformedIDMessage(storeType)},
+				{"a malformed row", rawGlobalID(storeType, "007"), malformedIDMessage(storeType)},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					for _, query := range []string{
+						`query($s: ID!) { items(filter: {storeId: $s}) { totalCount } }`,
+						`query($id: ID!, $s: ID!) { store(id: $id) { items(filter: {storeId: $s}) { totalCount } } }`,
+					} {
+						wantError(t, s.Do(t, query, vars{"id": a.ID, "s": tc.storeID}), "BAD_USER_INPUT", "storeId", tc.message)
+					}
+				})
+			}
+		})
 
 		t.Run("Store.items holds only that store's items", func(t *testing.T) {
 			for _, tc := range []struct {

@@ -86,6 +86,23 @@ func TestItemInputReportsEveryProblem(t *testing.T) {
 				fields: []string{"name", "price", "storeId"},
 			},
 			{
+				name:   "createItem name, price and an item's ID as storeId",
+				query:  `mutation($storeId: ID!) { createItem(input: {name: "", price: -1, storeId: $storeId}) { id } }`,
+				vars:   vars{"storeId": it.ID},
+				fields: []string{"name", "price", "storeId"},
+			},
+			{
+				name:   "updateItem price and a malformed storeId",
+				query:  `mutation($id: ID!) { updateItem(id: $id, input: {price: -1, storeId: "gid://storegraph/Store/-1"}) { id } }`,
+				vars:   vars{"id": it.ID},
+				fields: []string{"price", "storeId"},
+			},
+			{
+				name:   "updateItem malformed id and price",
+				query:  `mutation { updateItem(id: "gid://storegraph/Item/abc", input: {price: -1}) { id } }`,
+				fields: []string{"id", "price"},
+			},
+			{
 				name:   "createItem long name",
 				query:  `mutation($storeId: ID!) { createItem(input: {name: "` + strings.Repeat("é", 81) + `", price: 1, storeId: $storeId}) { id } }`,
 				vars:   vars{"storeId": st.ID},

@@ -236,7 +236,7 @@ func loadClient(ctx context.Context, s *server, c int, stores []string, tl *load
 	}
 }
 
-// loadRows reads every item straight from the database.
+// loadRows reads every item straight from the database, by global ID (and with its store's).
 func loadRows(t *testing.T, databaseURL string) map[string]loadItem {
 	t.Helper()
 	db, err := sql.Open("pgx", databaseURL)
@@ -258,8 +258,8 @@ func loadRows(t *testing.T, databaseURL string) map[string]loadItem {
 		if err := rows.Scan(&id, &it.Name, &it.Cents, &store); err != nil {
 			t.Fatal(err)
 		}
-		it.Store = fmt.Sprint(store)
-		got[fmt.Sprint(id)] = it
+		it.Store = globalID(storeType, store)
+		got[globalID(itemType, id)] = it
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)

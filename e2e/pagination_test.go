@@ -13,32 +13,28 @@ import (
 	"time"
 )
 
-// row is what the expected orders are computed from.
+// row is what the expected orders are computed from: ties are broken by the row id in the
+// database, which the global ID carries.
 type row struct {
-	id      int64
-	name    string
-	price   float64
-	created time.Time
+	typeName string
+	id       int64
+	name     string
+	price    float64
+	created  time.Time
 }
 
 func itemRow(t testing.TB, it Item) row {
-	id, err := strconv.ParseInt(it.ID, 10, 64)
-	if err != nil {
-		t.Fatalf("item id %q: %v", it.ID, err)
-	}
-	return row{id: id, name: it.Name, price: it.Price, created: parseTimestamp(t, "createdAt", it.CreatedAt)}
+	return row{typeName: itemType, id: rowID(t, itemType, it.ID), name: it.Name, price: it.Price,
+		created: parseTimestamp(t, "createdAt", it.CreatedAt)}
 }
 
 func storeRow(t testing.TB, st Store) row {
-	id, err := strconv.ParseInt(st.ID, 10, 64)
-	if err != nil {
-		t.Fatalf("store id %q: %v", st.ID, err)
-	}
-	return row{id: id, name: st.Name, created: parseTimestamp(t, "createdAt", st.CreatedAt)}
+	return row{typeName: storeType, id: rowID(t, storeType, st.ID), name: st.Name,
+		created: parseTimestamp(t, "createdAt", st.CreatedAt)}
 }
 
 // expectedOrder sorts rows by the order field, ties broken by id, everything reversed for
-// DESC, and returns their ids. An empty field means the default order, ID ASC.
+// DESC, and returns their global IDs. An empty field means the default order, ID ASC.
 func expectedOrder(rows []row, field, direction string) []string {
 	sorted := slices.Clone(rows)
 	slices.SortFunc(sorted, func(a, b row) int {
@@ -61,7 +57,7 @@ func expectedOrder(rows []row, field, direction string) []string {
 	})
 	ids := make([]string, len(sorted))
 	for i, r := range sorted {
-		ids[i] = strconv.FormatInt(r.id, 10)
+		ids[i] = globalID(r.typeName, r.id)
 	}
 	return ids
 }

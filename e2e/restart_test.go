@@ -82,15 +82,13 @@ func TestRestartKeepsData(t *testing.T) {
 
 		// The restarted server writes, and new ids follow the old ones.
 		st := createStore(t, second, "After Restart")
-		wantNewer := func(what, id, than string) {
-			n, _ := strconv.ParseInt(id, 10, 64)
-			m, _ := strconv.ParseInt(than, 10, 64)
-			if n <= m {
-				t.Errorf("new %s id %s is not above the old %s", what, id, than)
+		wantNewer := func(typeName, id, than string) {
+			if rowID(t, typeName, id) <= rowID(t, typeName, than) {
+				t.Errorf("new %s id %s is not above the old %s", typeName, id, than)
 			}
 		}
-		wantNewer("store", st.ID, stores[2].ID)
-		wantNewer("item", createItem(t, second, st.ID, "New", 1).ID, items[len(items)-1].ID)
+		wantNewer(storeType, st.ID, stores[2].ID)
+		wantNewer(itemType, createItem(t, second, st.ID, "New", 1).ID, items[len(items)-1].ID)
 		wantError(t, second.Do(t, `mutation { createStore(input: {name: "persistent one"}) { id } }`, nil),
 			"CONFLICT", "", "A store with that name already exists.")
 	})

@@ -18,9 +18,10 @@ import (
 // contractSchema is the API the server promises, verbatim from its specification.
 const contractSchema = `
 scalar Time
-type Store { id: ID!  name: String!  createdAt: Time!  updatedAt: Time!
+interface Node { id: ID! }
+type Store implements Node { id: ID!  name: String!  createdAt: Time!  updatedAt: Time!
   items(first: Int, after: String, last: Int, before: String, filter: ItemFilter, orderBy: ItemOrder): ItemConnection! }
-type Item { id: ID!  name: String!  price: Float!  store: Store!  createdAt: Time!  updatedAt: Time! }
+type Item implements Node { id: ID!  name: String!  price: Float!  store: Store!  createdAt: Time!  updatedAt: Time! }
 type PageInfo { hasNextPage: Boolean!  hasPreviousPage: Boolean!  startCursor: String  endCursor: String }
 type StoreEdge { cursor: String!  node: Store! }
 type StoreConnection { edges: [StoreEdge!]!  nodes: [Store!]!  pageInfo: PageInfo!  totalCount: Int! }
@@ -34,6 +35,8 @@ input ItemOrder { field: ItemOrderField!  direction: SortDirection! = ASC }
 input StoreFilter { nameContains: String }
 input ItemFilter { storeId: ID  nameContains: String  minPrice: Float  maxPrice: Float }
 type Query {
+  node(id: ID!): Node
+  nodes(ids: [ID!]!): [Node]!
   store(id: ID!): Store
   stores(first: Int, after: String, last: Int, before: String, filter: StoreFilter, orderBy: StoreOrder): StoreConnection!
   item(id: ID!): Item
@@ -54,16 +57,23 @@ type Mutation {
 `
 
 // parseContract turns contractSchema into canonical lines per type name, e.g.
-// "Query.store(id: ID!): Store", "StoreOrder.direction: SortDirection! = ASC", "SortDirection.ASC".
+// "Query.store(id: ID!): Store", "StoreOrder.direction: SortDirection! = ASC", "SortDirection.ASC",
+// "Store implements Node", and "Node is an interface".
 func parseContract(t testing.TB) map[string][]string {
 	t.Helper()
 	types := map[string][]string{}
-	block := regexp.MustCompile(`(?s)(type|input|enum)\s+(\w+)\s*\{(.*?)\}`)
+	block := regexp.MustCompile(`(?s)(type|input|enum|interface)\s+(\w+)\s*(?:implements\s+([\w\s&]+?))?\s*\{(.*?)\}`)
 	field := regexp.MustCompile(`(\w+)\s*(?:\(([^)]*)\))?\s*:\s*([\w!\[\]]+)(?:\s*=\s*(\w+))?`)
 	arg := regexp.MustCompile(`(\w+)\s*:\s*([\w!\[\]]+)(?:\s*=\s*(\w+))?`)
 	for _, m := range block.FindAllStringSubmatch(contractSchema, -1) {
-		kind, name, body := m[1], m[2], m[3]
+		kind, name, implements, body := m[1], m[2], m[3], m[4]
 		lines := []string{}
+		for _, iface := range strings.FieldsFunc(implements, func(r rune) bool { return r == '&' || r == ' ' }) {
+			lines = append(lines, name+" implements "+iface)
+		}
+		if kind == "interface" {
+			lines = append(lines, name+" is an interface")
+		}
 		if kind == "enum" {
 			for _, v := range strings.Fields(body) {
 				lines = append(lines, name+"."+v)
@@ -82,8 +92,8 @@ func parseContract(t testing.TB) map[string][]string {
 	for _, scalar := range regexp.MustCompile(`scalar\s+(\w+)`).FindAllStringSubmatch(contractSchema, -1) {
 		types[scalar[1]] = []string{}
 	}
-	if len(types) != 21 {
-		t.Fatalf("parsed %d types from the contract schema, want 21", len(types))
+	if len(types) != 22 {
+		t.Fatalf("parsed %d types from the contract schema, want 22", len(types))
 	}
 	return types
 }
@@ -140,6 +150,8 @@ const introspectionQuery = `{
     mutationType { name }
     types {
       name kind
+      interfaces { name }
+      possibleTypes { name }
       fields { name type { ...T } args { name defaultValue type { ...T } } }
       inputFields { name defaultValue type { ...T } }
       enumValues { name }
@@ -157,9 +169,11 @@ func TestSchemaMatchesContract(t *testing.T) {
 				QueryType    struct{ Name string } `json:"queryType"`
 				MutationType struct{ Name string } `json:"mutationType"`
 				Types        []struct {
-					Name   string `json:"name"`
-					Kind   string `json:"kind"`
-					Fields []struct {
+					Name          string                  `json:"name"`
+					Kind          string                  `json:"kind"`
+					Interfaces    []struct{ Name string } `json:"interfaces"`
+					PossibleTypes []struct{ Name string } `json:"possibleTypes"`
+					Fields        []struct {
 						Name string       `json:"name"`
 						Type typeRef      `json:"type"`
 						Args []inputValue `json:"args"`
@@ -177,8 +191,15 @@ func TestSchemaMatchesContract(t *testing.T) {
 		}
 
 		got := map[string][]string{}
+		var nodeTypes []string
 		for _, typ := range d.Schema.Types {
 			lines := []string{}
+			for _, iface := range typ.Interfaces {
+				lines = append(lines, typ.Name+" implements "+iface.Name)
+			}
+			if typ.Kind == "INTERFACE" {
+				lines = append(lines, typ.Name+" is an interface")
+			}
 			for _, f := range typ.Fields {
 				var args []string
 				for _, a := range f.Args {
@@ -193,6 +214,15 @@ func TestSchemaMatchesContract(t *testing.T) {
 				lines = append(lines, typ.Name+"."+v.Name)
 			}
 			got[typ.Name] = lines
+			if typ.Name == "Node" {
+				for _, p := range typ.PossibleTypes {
+					nodeTypes = append(nodeTypes, p.Name)
+				}
+			}
+		}
+		// What node(id:) may return: the types that implement Node.
+		if slices.Sort(nodeTypes); !slices.Equal(nodeTypes, []string{"Item", "Store"}) {
+			t.Errorf("Node's possible types are %v, want Item and Store", nodeTypes)
 		}
 
 		for name, wantLines := range want {

@@ -2,25 +2,42 @@ package e2e
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-var idPattern = regexp.MustCompile(`^[1-9][0-9]*$`)
-
-func TestIDsAreIntegerStrings(t *testing.T) {
+func TestIDsAreGlobalIDs(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, s *server) {
-		st := createStore(t, s, "Integer IDs")
+		st := createStore(t, s, "Global IDs")
 		it := createItem(t, s, st.ID, "Thing", 1)
-		for what, id := range map[string]string{"store": st.ID, "item": it.ID, "item.store": it.Store.ID} {
-			if !idPattern.MatchString(id) {
-				t.Errorf("%s id %q is not an integer string", what, id)
+		for _, tc := range []struct{ what, typeName, id string }{
+			{"store", storeType, st.ID}, {"item", itemType, it.ID}, {"item.store", storeType, it.Store.ID},
+		} {
+			if _, err := parseGlobalID(tc.typeName, tc.id); err != nil {
+				t.Errorf("%s id: %v, want gid://storegraph/%s/<row>", tc.what, err, tc.typeName)
 			}
 		}
 		if it.Store.ID != st.ID {
 			t.Errorf("item.store.id = %q, want %q", it.Store.ID, st.ID)
+		}
+
+		// The first store and the first item both have row 1; their IDs differ by type.
+		if rowID(t, storeType, st.ID) != rowID(t, itemType, it.ID) || st.ID == it.ID {
+			t.Errorf("store %s and item %s: want the same row with different IDs", st.ID, it.ID)
+		}
+
+		// Deletes answer with the deleted object's global ID.
+		doomed := createItem(t, s, st.ID, "Doomed", 1)
+		var di struct{ DeleteItem string }
+		s.OK(t, &di, `mutation($id: ID!) { deleteItem(id: $id) }`, vars{"id": doomed.ID})
+		other := createStore(t, s, "Global IDs, deleted")
+		var ds struct{ DeleteStore string }
+		s.OK(t, &ds, `mutation($id: ID!) { deleteStore(id: $id) }`, vars{"id": other.ID})
+		if di.DeleteItem != doomed.ID || ds.DeleteStore != other.ID {
+			t.Errorf("deleteItem = %q, deleteStore = %q; want %q and %q", di.DeleteItem, ds.DeleteStore, doomed.ID, other.ID)
 		}
 	})
 }
@@ -31,50 +48,113 @@ func TestMalformedIDsAreBadUserInput(t *testing.T) {
 		st := createStore(t, s, "Malformed IDs")
 		it := createItem(t, s, st.ID, "Thing", 1)
 
-		for _, tc := range []struct {
-			name, query, field string
-		}{
-			{"store(id: abc)", `{ store(id: "abc") { id } }`, "id"},
-			{"store(id: 1.5)", `{ store(id: "1.5") { id } }`, "id"},
-			{"store(id: empty)", `{ store(id: "") { id } }`, "id"},
-			{"item(id: abc)", `{ item(id: "abc") { id } }`, "id"},
-			{"updateStore(id: abc)", `mutation { updateStore(id: "abc", input: {name: "Renamed"}) { id } }`, "id"},
-			{"deleteStore(id: abc)", `mutation { deleteStore(id: "abc") }`, "id"},
-			{"updateItem(id: abc)", `mutation { updateItem(id: "abc", input: {name: "Renamed"}) { id } }`, "id"},
-			{"deleteItem(id: abc)", `mutation { deleteItem(id: "abc") }`, "id"},
-			{"createItem(storeId: abc)", `mutation { createItem(input: {name: "X", price: 1, storeId: "abc"}) { id } }`, "storeId"},
-			{"updateItem(storeId: abc)", `mutation { updateItem(id: "` + it.ID + `", input: {storeId: "abc"}) { id } }`, "storeId"},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
-				r := s.Do(t, tc.query, nil)
-				wantError(t, r, "BAD_USER_INPUT", tc.field, "")
+		// Every argument that names an object, with the type of object it wants.
+		type argument struct {
+			name, field, typeName string
+			query                 func(id string) string
+		}
+		arguments := []argument{
+			{"store(id)", "id", storeType, func(id string) string { return `{ store(id: ` + gqlString(id) + `) { id } }` }},
+			{"item(id)", "id", itemType, func(id string) string { return `{ item(id: ` + gqlString(id) + `) { id } }` }},
+			{"updateStore(id)", "id", storeType, func(id string) string {
+				return `mutation { updateStore(id: ` + gqlString(id) + `, input: {name: "Renamed"}) { id } }`
+			}},
+			{"deleteStore(id)", "id", storeType, func(id string) string { return `mutation { deleteStore(id: ` + gqlString(id) + `) }` }},
+			{"updateItem(id)", "id", itemType, func(id string) string {
+				return `mutation { updateItem(id: ` + gqlString(id) + `, input: {name: "Renamed"}) { id } }`
+			}},
+			{"deleteItem(id)", "id", itemType, func(id string) string { return `mutation { deleteItem(id: ` + gqlString(id) + `) }` }},
+			{"createItem(storeId)", "storeId", storeType, func(id string) string {
+				return `mutation { createItem(input: {name: "X", price: 1, storeId: ` + gqlString(id) + `}) { id } }`
+			}},
+			{"updateItem(storeId)", "storeId", storeType, func(id string) string {
+				return `mutation { updateItem(id: ` + gqlString(it.ID) + `, input: {storeId: ` + gqlString(id) + `}) { id } }`
+			}},
+			{"items(filter.storeId)", "storeId", storeType, func(id string) string {
+				return `{ items(filter: {storeId: ` + gqlString(id) + `}) { totalCount } }`
+			}},
+			{"store.items(filter.storeId)", "storeId", storeType, func(id string) string {
+				return `{ store(id: ` + gqlString(st.ID) + `) { items(filter: {storeId: ` + gqlString(id) + `}) { totalCount } } }`
+			}},
+		}
+
+		// Malformed: not a global ID as the server writes one, whatever the wanted type.
+		malformed := func(typeName string) []string {
+			return []string{
+				"abc", "1.5", "", "7", "0", "-5", "1 OR 1=1", // the integer ids of before issue 8 among them
+				rawGlobalID(typeName, "abc"), rawGlobalID(typeName, "-1"), rawGlobalID(typeName, "007"),
+				rawGlobalID(typeName, "0"), rawGlobalID(typeName, "1.5"), rawGlobalID(typeName, ""),
+				rawGlobalID(typeName, "+7"), rawGlobalID(typeName, " 7"), rawGlobalID(typeName, "7/8"),
+				globalIDPrefix + "7", rawGlobalID("", "7"), "gid://other/" + typeName + "/7", "GID://STOREGRAPH/" + typeName + "/7",
+				globalID(typeName, 7) + " ", " " + globalID(typeName, 7),
+			}
+		}
+		// Well formed, of another type: "Not a Store ID." (or Item) on that field.
+		otherType := map[string]string{storeType: itemType, itemType: storeType}
+
+		for _, a := range arguments {
+			t.Run(a.name, func(t *testing.T) {
+				for _, id := range malformed(a.typeName) {
+					r := s.Do(t, a.query(id), nil)
+					wantError(t, r, "BAD_USER_INPUT", a.field, malformedIDMessage(a.typeName))
+				}
+				wrong := []string{
+					globalID(otherType[a.typeName], 1), // a row that exists, of the other type
+					globalID("Shop", 1),                // a type the schema does not have
+					rawGlobalID(otherType[a.typeName], "99999999999999999999"),
+				}
+				if a.typeName == storeType {
+					wrong = append(wrong, it.ID) // the very item whose store it names
+				} else {
+					wrong = append(wrong, st.ID)
+				}
+				for _, id := range wrong {
+					r := s.Do(t, a.query(id), nil)
+					wantError(t, r, "BAD_USER_INPUT", a.field, wrongTypeMessage(a.typeName))
+				}
 			})
+		}
+
+		// Nothing was changed or created by any of it.
+		if got := getItem(t, s, it.ID); got == nil || got.Name != "Thing" || got.Store.ID != st.ID {
+			t.Errorf("after the refused requests, item = %+v, want it unchanged in store %s", got, st.ID)
+		}
+		if got := getStore(t, s, st.ID); got == nil || got.Name != "Malformed IDs" {
+			t.Errorf("after the refused requests, store = %+v, want it unchanged", got)
+		}
+		if c := listItems(t, s, nil); c.TotalCount != 1 {
+			t.Errorf("%d items after the refused requests, want 1: %v", c.TotalCount, itemIDs(c.Nodes))
 		}
 	})
 }
 
+// gqlString is s as a GraphQL string literal: strconv.Quote's escapes are GraphQL's for the
+// ASCII the tests send.
+func gqlString(s string) string { return strconv.Quote(s) }
+
 func TestOutOfRangeIDsAreNotInternalErrors(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, s *server) {
-		// Integer strings no row can have: not positive is BAD_USER_INPUT on id; positive,
-		// even beyond int64, is simply no row.
+		// Row ids no row can have: not positive is BAD_USER_INPUT on id; positive, even
+		// beyond int64, is simply no row.
 		for _, tc := range []struct {
-			id        string
+			row       string
 			malformed bool
 		}{
-			{"0", true}, {"-5", true}, {"-99999999999999999999", true},
-			{"9223372036854775807", false}, {"9223372036854775808", false}, {"99999999999999999999999", false},
+			{"0", true}, {"-5", true}, {"-99999999999999999999", true}, {"-9223372036854775808", true},
+			{"9223372036854775807", false}, {"9223372036854775808", false}, {"99999999999999999999", false},
+			{"99999999999999999999999", false}, {strings.Repeat("9", 200), false},
 		} {
-			for _, field := range []string{"store", "item"} {
-				t.Run(field+" "+tc.id, func(t *testing.T) {
-					r := s.Do(t, `query($id: ID!) { `+field+`(id: $id) { id } }`, vars{"id": tc.id})
+			for _, field := range []struct{ name, typeName string }{{"store", storeType}, {"item", itemType}} {
+				id := rawGlobalID(field.typeName, tc.row)
+				t.Run(field.name+" "+tc.row, func(t *testing.T) {
+					r := s.Do(t, `query($id: ID!) { `+field.name+`(id: $id) { id } }`, vars{"id": id})
 					if tc.malformed {
-						wantError(t, r, "BAD_USER_INPUT", "id", "")
+						wantError(t, r, "BAD_USER_INPUT", "id", malformedIDMessage(field.typeName))
 						return
 					}
 					r.mustOK(t)
-					if want := `{"` + field + `":null}`; string(r.Data) != want {
+					if want := `{"` + field.name + `":null}`; string(r.Data) != want {
 						t.Errorf("data = %s, want %s", r.Data, want)
 					}
 				})
@@ -86,9 +166,16 @@ func TestOutOfRangeIDsAreNotInternalErrors(t *testing.T) {
 func TestMissingStoreOrItemIsNull(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, s *server) {
+		// A row that never existed, and one that did.
+		st := createStore(t, s, "Soon Gone")
+		it := createItem(t, s, st.ID, "Soon Gone Too", 1)
+		var d struct{ DeleteStore string }
+		s.OK(t, &d, `mutation($id: ID!) { deleteStore(id: $id) }`, vars{"id": st.ID})
 		for _, tc := range []struct{ name, query, want string }{
-			{"store", `{ store(id: "987654321") { id name } }`, `{"store":null}`},
-			{"item", `{ item(id: "987654321") { id name } }`, `{"item":null}`},
+			{"store", `{ store(id: "` + globalID(storeType, 987654321) + `") { id name } }`, `{"store":null}`},
+			{"item", `{ item(id: "` + globalID(itemType, 987654321) + `") { id name } }`, `{"item":null}`},
+			{"deleted store", `{ store(id: "` + st.ID + `") { id name } }`, `{"store":null}`},
+			{"item of a deleted store", `{ item(id: "` + it.ID + `") { id name } }`, `{"item":null}`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := s.Do(t, tc.query, nil)
@@ -207,20 +294,21 @@ func TestMissingRecordsAreNotFound(t *testing.T) {
 		var del struct{ DeleteItem string }
 		s.OK(t, &del, `mutation($id: ID!) { deleteItem(id: $id) }`, vars{"id": gone.ID})
 
-		// An id beyond int64 is one no row can have: it is unknown, not malformed.
+		// A row id beyond int64 is one no row can have: it is unknown, not malformed.
 		const missing, beyond = "987654321", "99999999999999999999"
 		type notFoundCase struct{ name, query, field, message string }
 		cases := []notFoundCase{
 			{"deleteItem twice", `mutation { deleteItem(id: "` + gone.ID + `") }`, "id", "Item not found."},
 		}
-		for _, id := range []string{missing, beyond} {
+		for _, row := range []string{missing, beyond} {
+			store, item := rawGlobalID(storeType, row), rawGlobalID(itemType, row)
 			cases = append(cases, []notFoundCase{
-				{"createItem in store " + id, `mutation { createItem(input: {name: "Orphan", price: 1, storeId: "` + id + `"}) { id } }`, "storeId", "Store not found."},
-				{"updateItem to store " + id, `mutation { updateItem(id: "` + it.ID + `", input: {storeId: "` + id + `"}) { id } }`, "storeId", "Store not found."},
-				{"updateStore " + id, `mutation { updateStore(id: "` + id + `", input: {name: "Nobody"}) { id } }`, "id", "Store not found."},
-				{"deleteStore " + id, `mutation { deleteStore(id: "` + id + `") }`, "id", "Store not found."},
-				{"updateItem " + id, `mutation { updateItem(id: "` + id + `", input: {name: "Nothing"}) { id } }`, "id", "Item not found."},
-				{"deleteItem " + id, `mutation { deleteItem(id: "` + id + `") }`, "id", "Item not found."},
+				{"createItem in store " + row, `mutation { createItem(input: {name: "Orphan", price: 1, storeId: "` + store + `"}) { id } }`, "storeId", "Store not found."},
+				{"updateItem to store " + row, `mutation { updateItem(id: "` + it.ID + `", input: {storeId: "` + store + `"}) { id } }`, "storeId", "Store not found."},
+				{"updateStore " + row, `mutation { updateStore(id: "` + store + `", input: {name: "Nobody"}) { id } }`, "id", "Store not found."},
+				{"deleteStore " + row, `mutation { deleteStore(id: "` + store + `") }`, "id", "Store not found."},
+				{"updateItem " + row, `mutation { updateItem(id: "` + item + `", input: {name: "Nothing"}) { id } }`, "id", "Item not found."},
+				{"deleteItem " + row, `mutation { deleteItem(id: "` + item + `") }`, "id", "Item not found."},
 			}...)
 		}
 		for _, tc := range cases {
@@ -235,8 +323,10 @@ func TestMissingRecordsAreNotFound(t *testing.T) {
 		if got := getItem(t, s, it.ID); got == nil || got.Store.ID != st.ID || got.Name != "Survivor" {
 			t.Errorf("after failed updates, item = %+v, want it unchanged in store %s", got, st.ID)
 		}
-		if c := listItems(t, s, vars{"filter": vars{"storeId": missing}}); c.TotalCount != 0 {
-			t.Errorf("items in the missing store: %+v", c.Nodes)
+		for _, row := range []string{missing, beyond} {
+			if c := listItems(t, s, vars{"filter": vars{"storeId": rawGlobalID(storeType, row)}}); c.TotalCount != 0 {
+				t.Errorf("items in the missing store %s: %+v", row, c.Nodes)
+			}
 		}
 	})
 }

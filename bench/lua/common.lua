@@ -27,6 +27,13 @@ function M.body(query, vars)
   return b .. "}"
 end
 
+-- global_id is the global ID the server gives row `row` of type_name ("Store", "Item"), e.g.
+-- global_id("Item", 42) is "gid://storegraph/Item/42". The scripts take database row ids, as
+-- pgbench's scripts do, and send the IDs a client would hold.
+function M.global_id(type_name, row)
+  return "gid://storegraph/" .. type_name .. "/" .. string.format("%d", row)
+end
+
 -- Per-thread random seed: setup runs once per thread in the main Lua state, which keeps the
 -- threads for done (M.extra).
 M.threads = {}

@@ -1,5 +1,5 @@
--- point.lua: item(id:) with its name and price, for ids drawn uniformly at random from
--- [lo, hi] (the small stores' items).
+-- point.lua: item(id:) with its name and price, for item rows drawn uniformly at random from
+-- [LO, HI] (the small stores' items), sent as their global IDs (gid://storegraph/Item/N).
 --   wrk -s point.lua URL -- LO HI
 local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
 
@@ -12,8 +12,8 @@ function init(args)
   assert(lo and hi and lo <= hi, "usage: -- LO HI")
   -- Prebuilt requests, so the generator spends no time formatting.
   reqs = {}
-  for id = lo, hi do
-    reqs[#reqs + 1] = wrk.format(nil, nil, nil, common.body(query, { { "id", tostring(id) } }))
+  for row = lo, hi do
+    reqs[#reqs + 1] = wrk.format(nil, nil, nil, common.body(query, { { "id", common.global_id("Item", row) } }))
   end
 end
 

@@ -1,5 +1,6 @@
--- write.lua: createItem in store STORE_ID (price 9.99), names varying per request.
---   wrk -s write.lua URL -- STORE_ID
+-- write.lua: createItem in the store of row STORE_ROW (price 9.99; its global ID as storeId),
+-- names varying per request.
+--   wrk -s write.lua URL -- STORE_ROW
 local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
 
 local query = "mutation($n: String!, $s: ID!) "
@@ -8,10 +9,10 @@ local reqs
 
 function init(args)
   common.seed()
-  assert(args[1], "usage: -- STORE_ID")
+  local store = common.global_id("Store", assert(tonumber(args[1]), "usage: -- STORE_ROW"))
   reqs = {}
   for i = 1, 1000 do
-    reqs[i] = wrk.format(nil, nil, nil, common.body(query, { { "n", "bench write " .. i }, { "s", args[1] } }))
+    reqs[i] = wrk.format(nil, nil, nil, common.body(query, { { "n", "bench write " .. i }, { "s", store } }))
   end
 end
 

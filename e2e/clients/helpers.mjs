@@ -63,7 +63,7 @@ export function errorCases(taken) {
   return [
     ['CONFLICT', `mutation { createStore(input: { name: ${JSON.stringify(taken)} }) { id } }`],
     ['BAD_USER_INPUT', 'mutation($s: ID!) { createItem(input: { name: "x", price: -1, storeId: $s }) { id } }'],
-    ['NOT_FOUND', 'mutation { deleteItem(id: "999999999") }'],
+    ['NOT_FOUND', 'mutation { deleteItem(id: "gid://storegraph/Item/999999999") }'],
     // 13 levels of fields, over the default depth limit of 12: refused before execution.
     ['DEPTH_LIMIT_EXCEEDED', '{ stores(first: 1) { nodes { items(first: 1) { nodes { store { items(first: 1) { nodes { store { items(first: 1) { nodes { store { items(first: 1) { totalCount } } } } } } } } } } } } }'],
   ];
