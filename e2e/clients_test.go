@@ -16,7 +16,8 @@ import (
 const clientsChromium = "/usr/bin/chromium"
 
 // TestRealClients runs the Node suite in e2e/clients (graphql-http's audits, Apollo Client,
-// urql, the introspection round trip, codegen with tsc, GraphiQL in headless Chromium)
+// urql, Relay (relay-compiler and relay-runtime), the introspection round trip, codegen with
+// tsc, GraphiQL in headless Chromium)
 // against the compiled server on a fresh Postgres schema, and fails if any of it fails.
 func TestRealClients(t *testing.T) {
 	t.Parallel()
