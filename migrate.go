@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/storegraph/storegraph/config"
 	"github.com/storegraph/storegraph/storage"
 )
 
@@ -46,12 +47,12 @@ func isTerminal(f *os.File) bool {
 
 // migrate runs `storegraph migrate ARGS`. The arguments are checked before the database is
 // opened, so that a typo touches nothing.
-func migrate(ctx context.Context, cfg config, log *slog.Logger, args []string, con console) error {
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, con console) error {
 	cmd, yes, err := parseMigrateArgs(args)
 	if err != nil {
 		return err
 	}
-	db, err := storage.Open(ctx, cfg.databaseURL, log, cfg.pool)
+	db, err := storage.Open(ctx, cfg.DatabaseURL, log, cfg.Pool)
 	if err != nil {
 		return err
 	}

@@ -15,125 +15,32 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
-	"github.com/storegraph/storegraph/graph"
-	"github.com/storegraph/storegraph/graph/playground"
+	"github.com/storegraph/storegraph/config"
 	"github.com/storegraph/storegraph/storage"
+	"github.com/storegraph/storegraph/web"
 )
 
-// config is everything the environment sets.
-type config struct {
-	port            string
-	databaseURL     string
-	introspection   bool
-	shutdownTimeout time.Duration
-	requestTimeout  time.Duration
-	logLevel        slog.Level
-	pool            storage.Pool
-	limits          limits
-	cors            corsPolicy
-}
-
-func loadConfig() (config, error) {
-	c := config{
-		port:          envOr("PORT", "8080"),
-		databaseURL:   os.Getenv("DATABASE_URL"),
-		introspection: true,
-	}
-	if _, err := strconv.ParseUint(c.port, 10, 16); err != nil {
-		return c, fmt.Errorf("PORT=%q is not a port number", c.port)
-	}
-	if v := os.Getenv("GRAPHQL_INTROSPECTION"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, fmt.Errorf("GRAPHQL_INTROSPECTION=%q is not true or false", v)
-		}
-		c.introspection = b
-	}
-	var err error
-	if c.shutdownTimeout, err = envDuration("SHUTDOWN_TIMEOUT", 15*time.Second, "15s"); err != nil {
-		return c, err
-	}
-	if c.requestTimeout, err = envDuration("REQUEST_TIMEOUT", 10*time.Second, "10s"); err != nil {
-		return c, err
-	}
-	if c.pool.MaxOpen, err = envInt("DB_MAX_CONNS"); err != nil {
-		return c, err
-	}
-	if c.pool.MaxIdle, err = envInt("DB_MAX_IDLE_CONNS"); err != nil {
-		return c, err
-	}
-	// Zero leaves the pool's own default (storage.Pool).
-	if c.pool.MaxLifetime, err = envDuration("DB_CONN_MAX_LIFETIME", 0, "30m"); err != nil {
-		return c, err
-	}
-	if v := os.Getenv("LOG_LEVEL"); v != "" {
-		if err := c.logLevel.UnmarshalText([]byte(v)); err != nil {
-			return c, fmt.Errorf("LOG_LEVEL=%q is not debug, info, warn or error", v)
-		}
-	}
-	if c.limits, err = loadLimits(); err != nil {
-		return c, err
-	}
-	if c.cors, err = loadCORS(); err != nil {
-		return c, err
-	}
-	return c, nil
-}
-
-// envInt reads a positive integer; unset is 0, which means "the default".
-func envInt(name string) (int, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s=%q is not a positive whole number", name, v)
-	}
-	return n, nil
-}
-
-// envDuration reads a positive duration, or returns fallback when the variable is unset;
-// example shows the form in the error message.
-func envDuration(name string, fallback time.Duration, example string) (time.Duration, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return fallback, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s=%q is not a positive duration such as %s", name, v, example)
-	}
-	return d, nil
-}
-
-func envOr(name, fallback string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return fallback
-}
-
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "storegraph:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
-	cfg, err := loadConfig()
+// run is the command: its arguments, and the environment read through getenv. SIGINT and
+// SIGTERM end ctx.
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
-	log := slog.New(requestIDHandler{slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel})})
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	log := slog.New(web.LogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 
 	switch {
 	case len(args) == 0:
@@ -145,8 +52,8 @@ func run(args []string) error {
 	}
 }
 
-func serve(ctx context.Context, cfg config, log *slog.Logger) error {
-	db, err := storage.Open(ctx, cfg.databaseURL, log, cfg.pool)
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	db, err := storage.Open(ctx, cfg.DatabaseURL, log, cfg.Pool)
 	if err != nil {
 		return err
 	}
@@ -164,24 +71,24 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	requestCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
 	srv := &http.Server{
-		Addr:              ":" + cfg.port,
-		Handler:           routes(cfg, db, log),
+		Addr:              ":" + cfg.Port,
+		Handler:           web.New(cfg, web.Deps{DB: db, Log: log}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      max(60*time.Second, cfg.requestTimeout+10*time.Second), // time to answer once the request's context ends
+		WriteTimeout:      max(60*time.Second, cfg.RequestTimeout+10*time.Second), // time to answer once the request's context ends
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return requestCtx },
 	}
 
 	// Bound before "serving" is logged: a taken port is a start-up error, not a line
 	// saying the server serves followed by one saying it cannot.
-	ln, err := listen(cfg.port)
+	ln, err := listen(cfg.Port)
 	if err != nil {
 		return err
 	}
 	listenErr := make(chan error, 1)
 	go func() { listenErr <- srv.Serve(ln) }()
-	log.Info("serving", "playground", playgroundURL(ln), "addr", ln.Addr().String(), "database", string(db.Dialect()), "introspection", cfg.introspection)
+	log.Info("serving", "playground", playgroundURL(ln), "addr", ln.Addr().String(), "database", string(db.Dialect()), "introspection", cfg.Introspection)
 
 	select {
 	case err := <-listenErr:
@@ -189,8 +96,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 
-	log.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		// Cut the remaining requests' database work short: Postgres stops running their
@@ -223,64 +130,4 @@ func listen(port string) (net.Listener, error) {
 // PORT unless PORT=0 asked for any free one.
 func playgroundURL(ln net.Listener) string {
 	return fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port)
-}
-
-// routes is the server's HTTP handler: every endpoint, inside the per-request middleware
-// (request ID, access log and metrics, panic recovery).
-func routes(cfg config, db *storage.DB, log *slog.Logger) http.Handler {
-	m := newMetrics(db)
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", cfg.cors.wrap(withTimeout(cfg.requestTimeout, graph.NewHandler(db, log, graph.Options{
-		Introspection: cfg.introspection,
-		MaxBodyBytes:  int64(cfg.limits.bodyBytes),
-		Limits:        cfg.limits.document,
-		Admission:     cfg.limits.admission,
-	}))))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		pingCtx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := db.Ping(pingCtx); err != nil {
-			log.WarnContext(r.Context(), "database not ready", "error", err.Error())
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.Handle("GET /metrics", m.handler())
-	mux.Handle("GET /schema.graphql", graph.NewSchemaHandler(cfg.introspection))
-	mux.Handle("/", playground.New("/graphql"))
-	return middleware(log, m, mux)
-}
-
-// middleware wraps every endpoint in the per-request chain: the request ID outermost, so
-// that every line logged carries it; the access log and metrics around panic recovery, so
-// that a recovered panic is logged and counted with the status it was answered with.
-func middleware(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
-	return withRequestID(accessLog(log, m, recoverPanics(log, next)))
-}
-
-// accessLog writes one line per request: method, path, GraphQL operation, status, duration;
-// GraphQL requests are also counted in the metrics.
-func accessLog(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &responseRecorder{ResponseWriter: w}
-		var info graph.RequestInfo
-		next.ServeHTTP(rec, r.WithContext(graph.WithRequestInfo(r.Context(), &info)))
-		elapsed := time.Since(start)
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.String("operation", truncateOperation(info.Operation)),
-			slog.Int64("statements", info.Statements),
-			slog.Int("status", rec.Status()),
-			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-		)
-		if r.URL.Path == "/graphql" {
-			m.observe(&info, rec.Status(), elapsed)
-		}
-	})
 }

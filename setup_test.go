@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storegraph/storegraph/config"
 	"github.com/storegraph/storegraph/storage"
 	"github.com/storegraph/storegraph/storage/migrations"
 )
@@ -117,7 +118,7 @@ func errString(err error) string {
 
 func TestMigrateUpSaysWhatItApplied(t *testing.T) {
 	t.Parallel()
-	cfg := config{databaseURL: "sqlite:" + filepath.Join(t.TempDir(), "up.db")}
+	cfg := config.Config{DatabaseURL: "sqlite:" + filepath.Join(t.TempDir(), "up.db")}
 	var want strings.Builder
 	for _, m := range migrations.All("sqlite") {
 		fmt.Fprintf(&want, "applied %d %s\n", m.Version, m.Name)
@@ -160,7 +161,7 @@ func TestMigrateDownAsksFirst(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := config{databaseURL: "sqlite:" + filepath.Join(t.TempDir(), "down.db")}
+			cfg := config.Config{DatabaseURL: "sqlite:" + filepath.Join(t.TempDir(), "down.db")}
 			if _, _, err := runMigrate(t, cfg, console{}, "up"); err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +193,7 @@ func TestMigrateDownAsksFirst(t *testing.T) {
 
 func TestMigrateDownWithNothingApplied(t *testing.T) {
 	t.Parallel()
-	cfg := config{databaseURL: "sqlite:" + filepath.Join(t.TempDir(), "empty.db")}
+	cfg := config.Config{DatabaseURL: "sqlite:" + filepath.Join(t.TempDir(), "empty.db")}
 	out, prompted, err := runMigrate(t, cfg, console{terminal: true, in: strings.NewReader("y\n")}, "down")
 	if err != nil || out != "nothing to revert\n" || prompted != "" {
 		t.Errorf("migrate down of a fresh database: %v, printed %q, asked %q; want nothing to revert, unasked", err, out, prompted)
@@ -301,7 +302,7 @@ func TestListenOnATakenPort(t *testing.T) {
 
 // runMigrate runs `storegraph migrate ARGS` in the test's process, printing into buffers
 // in place of con's out and prompt, and returns what it printed and asked.
-func runMigrate(t *testing.T, cfg config, con console, args ...string) (out, prompt string, err error) {
+func runMigrate(t *testing.T, cfg config.Config, con console, args ...string) (out, prompt string, err error) {
 	t.Helper()
 	var outBuf, promptBuf bytes.Buffer
 	con.out, con.prompt = &outBuf, &promptBuf
@@ -310,9 +311,9 @@ func runMigrate(t *testing.T, cfg config, con console, args ...string) (out, pro
 }
 
 // appliedMigrations counts the migrations applied to cfg's database.
-func appliedMigrations(t *testing.T, cfg config) int {
+func appliedMigrations(t *testing.T, cfg config.Config) int {
 	t.Helper()
-	db, err := storage.Open(context.Background(), cfg.databaseURL, slog.New(slog.DiscardHandler))
+	db, err := storage.Open(context.Background(), cfg.DatabaseURL, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

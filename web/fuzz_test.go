@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/storegraph/storegraph/config"
 )
 
 // fuzzSeeds are real requests: the README's examples, the other shapes clients send, and
@@ -40,7 +42,7 @@ func FuzzGraphQLHandler(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s.body), s.viaGET)
 	}
-	h, logs := testRoutes(f, "sqlite:"+filepath.Join(f.TempDir(), "fuzz.db"), config{})
+	h, logs := testHandler(f, "sqlite:"+filepath.Join(f.TempDir(), "fuzz.db"), config.Config{})
 
 	f.Fuzz(func(t *testing.T, body []byte, viaGET bool) {
 		logs.Reset()

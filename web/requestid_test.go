@@ -1,14 +1,16 @@
-package main
+package web
 
 import (
 	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/storegraph/storegraph/config"
 )
 
 func TestRequestIDIsHonouredOrGeneratedAndInEveryLogLine(t *testing.T) {
-	h, logs := testRoutes(t, "sqlite::memory:", config{})
+	h, logs := testHandler(t, "sqlite::memory:", config.Config{})
 	generated := regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 	tests := []struct {

@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storegraph/storegraph/config"
 	"github.com/storegraph/storegraph/storage/storagetest"
 )
 
 func TestRequestTimeoutEndsBlockedDatabaseWorkWithUnavailable(t *testing.T) {
 	databaseURL := storagetest.NewPostgres(t)
-	h, logs := testRoutes(t, databaseURL, config{requestTimeout: 300 * time.Millisecond})
+	h, logs := testHandler(t, databaseURL, config.Config{RequestTimeout: 300 * time.Millisecond})
 	lockTables(t, databaseURL)
 
 	start := time.Now()
@@ -45,7 +46,7 @@ func TestClientDisconnectCancelsDatabaseWork(t *testing.T) {
 	q := u.Query()
 	q.Set("application_name", appName)
 	u.RawQuery = q.Encode()
-	h, _ := testRoutes(t, u.String(), config{})
+	h, _ := testHandler(t, u.String(), config.Config{})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	admin := lockTables(t, u.String())

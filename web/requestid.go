@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"context"
@@ -48,6 +48,10 @@ func newRequestID() string {
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return hex.EncodeToString(b[:])
 }
+
+// LogHandler wraps h so that every record logged with a request's context carries the
+// request's ID (request_id); Deps.Log is expected to write through it.
+func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{h} }
 
 // requestIDHandler adds request_id to every record logged with a request's context, so that
 // lines logged deep in the resolvers or storage need not carry it themselves.

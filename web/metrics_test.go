@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"fmt"
@@ -7,10 +7,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/storegraph/storegraph/config"
 )
 
 func TestMetricsCountRequestsLatencyErrorsAndThePool(t *testing.T) {
-	h, _ := testRoutes(t, "sqlite::memory:", config{})
+	h, _ := testHandler(t, "sqlite::memory:", config.Config{})
 	postGraphQL(h, `{"query":"query Shops { stores { totalCount } }"}`)
 	postGraphQL(h, `{"query":"query Shops { stores { totalCount } }"}`)
 	postGraphQL(h, `{"query":"mutation Bad { a: createStore(input: {name: \"\"}) { id } b: createStore(input: {name: \"\"}) { id } }"}`)

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"log/slog"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/storegraph/storegraph/graph"
+	"github.com/storegraph/storegraph/storage"
+)
+
+// getenv is env as Load reads the environment: a variable not in it is unset, so the
+// machine's own environment cannot leak into a test.
+func getenv(env map[string]string) func(string) string {
+	return func(name string) string { return env[name] }
+}
+
+func TestRequestTimeoutConfiguration(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    time.Duration
+		wantErr string
+	}{
+		{"", 10 * time.Second, ""},
+		{"250ms", 250 * time.Millisecond, ""},
+		{"soon", 0, `REQUEST_TIMEOUT="soon" is not a positive duration such as 10s`},
+		{"0s", 0, `REQUEST_TIMEOUT="0s" is not a positive duration such as 10s`},
+		{"-1s", 0, `REQUEST_TIMEOUT="-1s" is not a positive duration such as 10s`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			cfg, err := Load(getenv(map[string]string{"REQUEST_TIMEOUT": tt.value}))
+			if !checkError(t, err, tt.wantErr) {
+				return
+			}
+			if cfg.RequestTimeout != tt.want {
+				t.Fatalf("RequestTimeout = %v, want %v", cfg.RequestTimeout, tt.want)
+			}
+		})
+	}
+}
+
+// checkError fails t unless err has the message want, or is nil when want is empty. It
+// reports whether err is nil, that is whether there is a result left to check.
+func checkError(t *testing.T, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("error %v, want none", err)
+	case want != "" && (err == nil || err.Error() != want):
+		t.Fatalf("error %v, want %q", err, want)
+	}
+	return err == nil
+}
+
+func TestConfigDefaultsWithNothingSet(t *testing.T) {
+	cfg, err := Load(getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Limits and CORS have tests of their own (TestLoadLimits, TestLoadCORS).
+	cfg.Limits, cfg.CORS = Limits{}, CORS{}
+	// An empty DATABASE_URL is storage.DefaultDatabaseURL; a zero Pool keeps storage's sizes.
+	want := Config{Port: "8080", Introspection: true, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second, LogLevel: slog.LevelInfo}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("defaults = %+v\nwant       %+v", cfg, want)
+	}
+}
+
+func TestConfigVariablesAreParsedOrRefusedByName(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(Config) bool
+		wantErr string
+	}{
+		{"pool variables set the pool", map[string]string{"DB_MAX_CONNS": "12", "DB_MAX_IDLE_CONNS": "3", "DB_CONN_MAX_LIFETIME": "5m"},
+			func(c Config) bool {
+				return c.Pool == storage.Pool{MaxOpen: 12, MaxIdle: 3, MaxLifetime: 5 * time.Minute}
+			}, ""},
+		{"the other variables set their fields", map[string]string{
+			"PORT": "9090", "DATABASE_URL": "sqlite::memory:", "GRAPHQL_INTROSPECTION": "false",
+			"SHUTDOWN_TIMEOUT": "3s", "LOG_LEVEL": "debug",
+		}, func(c Config) bool {
+			return c.Port == "9090" && c.DatabaseURL == "sqlite::memory:" && !c.Introspection &&
+				c.ShutdownTimeout == 3*time.Second && c.LogLevel == slog.LevelDebug
+		}, ""},
+		{"DB_MAX_CONNS of 0", map[string]string{"DB_MAX_CONNS": "0"}, nil, `DB_MAX_CONNS="0" is not a positive whole number`},
+		{"DB_MAX_CONNS negative", map[string]string{"DB_MAX_CONNS": "-2"}, nil, `DB_MAX_CONNS="-2" is not a positive whole number`},
+		{"DB_MAX_CONNS not a number", map[string]string{"DB_MAX_CONNS": "ten"}, nil, `DB_MAX_CONNS="ten" is not a positive whole number`},
+		{"DB_MAX_IDLE_CONNS fractional", map[string]string{"DB_MAX_IDLE_CONNS": "1.5"}, nil, `DB_MAX_IDLE_CONNS="1.5" is not a positive whole number`},
+		{"DB_MAX_IDLE_CONNS of 0", map[string]string{"DB_MAX_IDLE_CONNS": "0"}, nil, `DB_MAX_IDLE_CONNS="0" is not a positive whole number`},
+		{"DB_CONN_MAX_LIFETIME without a unit", map[string]string{"DB_CONN_MAX_LIFETIME": "30"}, nil, `DB_CONN_MAX_LIFETIME="30" is not a positive duration such as 30m`},
+		{"DB_CONN_MAX_LIFETIME of 0s", map[string]string{"DB_CONN_MAX_LIFETIME": "0s"}, nil, `DB_CONN_MAX_LIFETIME="0s" is not a positive duration such as 30m`},
+		{"DB_CONN_MAX_LIFETIME negative", map[string]string{"DB_CONN_MAX_LIFETIME": "-1m"}, nil, `DB_CONN_MAX_LIFETIME="-1m" is not a positive duration such as 30m`},
+		{"PORT out of range", map[string]string{"PORT": "70000"}, nil, `PORT="70000" is not a port number`},
+		{"PORT not a number", map[string]string{"PORT": "http"}, nil, `PORT="http" is not a port number`},
+		{"GRAPHQL_INTROSPECTION not a boolean", map[string]string{"GRAPHQL_INTROSPECTION": "maybe"}, nil, `GRAPHQL_INTROSPECTION="maybe" is not true or false`},
+		{"SHUTDOWN_TIMEOUT not a duration", map[string]string{"SHUTDOWN_TIMEOUT": "later"}, nil, `SHUTDOWN_TIMEOUT="later" is not a positive duration such as 15s`},
+		{"LOG_LEVEL unknown", map[string]string{"LOG_LEVEL": "loud"}, nil, `LOG_LEVEL="loud" is not debug, info, warn or error`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(getenv(tt.env))
+			if checkError(t, err, tt.wantErr) && !tt.check(cfg) {
+				t.Fatalf("got %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestLoadLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Limits
+		wantErr string
+	}{
+		{"unset keeps the defaults", nil, Limits{BodyBytes: 1 << 20, Document: graph.DefaultLimits, Admission: graph.DefaultAdmission}, ""},
+		{"each variable sets its limit", map[string]string{
+			"MAX_BODY_BYTES": "2048", "MAX_QUERY_BYTES": "1024", "MAX_QUERY_TOKENS": "100", "MAX_QUERY_FIELDS": "80",
+			"MAX_FIELD_REPEATS": "4", "MAX_QUERY_DEPTH": "5", "MAX_QUERY_ALIASES": "3", "MAX_QUERY_COMPLEXITY": "1000",
+			"MAX_PAGE_SIZE": "50", "MAX_INFLIGHT_COST": "5000", "ADMISSION_TIMEOUT": "2s",
+		}, Limits{BodyBytes: 2048,
+			Document:  graph.Limits{Bytes: 1024, Tokens: 100, Fields: 80, FieldRepeats: 4, Depth: 5, Aliases: 3, Complexity: 1000, PageSize: 50},
+			Admission: graph.Admission{Budget: 5000, Wait: 2 * time.Second}}, ""},
+		{"0 turns a limit off", map[string]string{"MAX_QUERY_DEPTH": "0", "MAX_INFLIGHT_COST": "0"},
+			Limits{BodyBytes: 1 << 20,
+				Document:  graph.Limits{Bytes: 32 << 10, Tokens: 5000, Fields: 2000, FieldRepeats: 20, Aliases: 30, Complexity: 200_000, PageSize: 100},
+				Admission: graph.Admission{Wait: 500 * time.Millisecond}}, ""},
+		{"a page size of 0 is refused", map[string]string{"MAX_PAGE_SIZE": "0"}, Limits{}, `MAX_PAGE_SIZE="0" is not a whole number of at least 1`},
+		{"a negative limit is refused", map[string]string{"MAX_QUERY_ALIASES": "-1"}, Limits{}, `MAX_QUERY_ALIASES="-1" is not a whole number of at least 0`},
+		{"a size with a unit is refused", map[string]string{"MAX_BODY_BYTES": "1MiB"}, Limits{}, `MAX_BODY_BYTES="1MiB" is not a whole number of at least 0`},
+		{"an admission timeout without a unit is refused", map[string]string{"ADMISSION_TIMEOUT": "500"}, Limits{},
+			`ADMISSION_TIMEOUT="500" is not a positive duration such as 500ms`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(getenv(tt.env))
+			if !checkError(t, err, tt.wantErr) {
+				return
+			}
+			if got := cfg.Limits; got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadCORS(t *testing.T) {
+	tests := []struct {
+		name, origins, credentials string
+		want                       CORS
+		wantErr                    string
+	}{
+		{"unset allows no other origin", "", "", CORS{}, ""},
+		{"a list, trimmed, without trailing slashes", " https://a.example/, http://localhost:5173 ", "",
+			CORS{Origins: []string{"https://a.example", "http://localhost:5173"}}, ""},
+		{"credentials on", "https://a.example", "true", CORS{Origins: []string{"https://a.example"}, Credentials: true}, ""},
+		{"credentials must be a boolean", "https://a.example", "yes please", CORS{}, `CORS_ALLOW_CREDENTIALS="yes please" is not true or false`},
+		{"credentials refuse a wildcard", "*", "true", CORS{}, `CORS_ALLOW_CREDENTIALS=true needs CORS_ORIGINS to list origins, not "*"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(getenv(map[string]string{"CORS_ORIGINS": tt.origins, "CORS_ALLOW_CREDENTIALS": tt.credentials}))
+			if !checkError(t, err, tt.wantErr) {
+				return
+			}
+			if got := cfg.CORS; !slices.Equal(got.Origins, tt.want.Origins) || got.Credentials != tt.want.Credentials {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,60 @@
+// Package web is the server's HTTP edge: its routes and the per-request middleware around
+// them (request ID, access log, metrics, panic recovery, CORS, timeouts).
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/storegraph/storegraph/config"
+	"github.com/storegraph/storegraph/graph"
+	"github.com/storegraph/storegraph/graph/playground"
+	"github.com/storegraph/storegraph/storage"
+)
+
+// Deps are what the handler serves from and logs to.
+type Deps struct {
+	DB  *storage.DB
+	Log *slog.Logger // wrapped in LogHandler, so that its lines carry the request's ID
+}
+
+// New is the server's HTTP handler: every endpoint, inside the per-request middleware
+// (request ID, access log and metrics, panic recovery).
+func New(cfg config.Config, deps Deps) http.Handler {
+	db, log := deps.DB, deps.Log
+	m := newMetrics(db)
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", withCORS(cfg.CORS, withTimeout(cfg.RequestTimeout, graph.NewHandler(db, log, graph.Options{
+		Introspection: cfg.Introspection,
+		MaxBodyBytes:  int64(cfg.Limits.BodyBytes),
+		Limits:        cfg.Limits.Document,
+		Admission:     cfg.Limits.Admission,
+	}))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		pingCtx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.Ping(pingCtx); err != nil {
+			log.WarnContext(r.Context(), "database not ready", "error", err.Error())
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", m.handler())
+	mux.Handle("GET /schema.graphql", graph.NewSchemaHandler(cfg.Introspection))
+	mux.Handle("/", playground.New("/graphql"))
+	return middleware(log, m, mux)
+}
+
+// middleware wraps every endpoint in the per-request chain: the request ID outermost, so
+// that every line logged carries it; the access log and metrics around panic recovery, so
+// that a recovered panic is logged and counted with the status it was answered with.
+func middleware(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
+	return withRequestID(accessLog(log, m, recoverPanics(log, next)))
+}
