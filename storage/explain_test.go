@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/storegraph/storegraph/storage/storagetest"
 )
@@ -30,8 +31,10 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	storeID := int64(7)
 	cursorRow := &Item{ID: 10007, StoreID: 7, PriceCents: 2500, NameKey: "item 10007"}
 	seekFor := func(field string, first int, after bool) (listing, seek) {
-		where, _ := ItemFilter{StoreID: &storeID}.where()
-		l := listing{table: "items", columns: itemColumns, keys: itemKeys, order: Order{Field: field}, page: PageArgs{First: &first}, filter: where}
+		l, err := itemListing(ItemFilter{StoreID: &storeID}, Order{Field: field}, PageArgs{First: &first})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if after {
 			key := itemKeys[map[string]int{"ID": 0, "NAME": 1, "PRICE": 2, "CREATED_AT": 3}[field]]
 			c := encodeCursor(key, cursorRow)
@@ -67,12 +70,15 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			sk, _ := l.resolve()
 			return db.pageStatement(l, sk)
 		}, "items_price_cents_id"},
+		// ListItemsByStore's listing names no store of its own: the statement joins them.
 		{"pages of items for many stores", func() *statement {
 			_, sk := seekFor("PRICE", 20, false)
+			sk.leading = nil
 			return db.pagesByStoreStatement([]int64{1, 2, 3, 4, 5}, nil, sk)
 		}, "items_store_id_price_cents_id"},
 		{"items of many stores beyond a cursor", func() *statement {
 			l, sk := seekFor("PRICE", 20, true)
+			sk.leading = nil
 			c, reverse := sk.farSide(l.page)
 			return db.beyondByStoreStatement([]int64{1, 2, 3, 4, 5}, nil, sk, c, reverse)
 		}, "items_store_id_price_cents_id"},
@@ -161,4 +167,81 @@ func TestSQLiteNestedPagesSeekEachStore(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestAStoresDeepPageReadsOnlyItsPage: with one store holding most items and another store's
+// items after them, Postgres took id and store_id to be independent: given store_id = 1 and
+// a bound on id, it walked the primary key from the cursor and read every later row of the
+// other store; given the equality beside a (store_id, id) bound, it read the store from its
+// first row. Each page, in every order and direction, must read only a few buffers.
+func TestAStoresDeepPageReadsOnlyItsPage(t *testing.T) {
+	ctx := context.Background()
+	db := openMigrated(t, storagetest.NewPostgres(t))
+	for _, sql := range []string{
+		`INSERT INTO stores (name, name_key, created_at, updated_at) VALUES ('Big', 'big', now(), now()), ('Next', 'next', now(), now())`,
+		`INSERT INTO items (store_id, name, name_key, price_cents, created_at, updated_at)
+		 SELECT CASE WHEN g <= 50000 THEN 1 ELSE 2 END, 'Item ' || lpad(g::text, 6, '0'), 'item ' || lpad(g::text, 6, '0'), g,
+		        timestamp '2026-01-01' + g * interval '1 ms', now()
+		 FROM generate_series(1, 55000) g`,
+		`ANALYZE`,
+	} {
+		if _, _, err := db.repo.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big, first, last := int64(1), 20, 20
+	cursorRow := &Item{ID: 49980, StoreID: 1, PriceCents: 49980, NameKey: "item 049980", CreatedAt: time.Date(2026, 1, 1, 0, 0, 49, 980e6, time.UTC)}
+	for _, key := range itemKeys {
+		for _, page := range []struct {
+			name string
+			args func(cursor string) PageArgs
+		}{
+			{"after", func(c string) PageArgs { return PageArgs{First: &first, After: &c} }},
+			{"before", func(c string) PageArgs { return PageArgs{Last: &last, Before: &c} }},
+		} {
+			t.Run(key.field+" "+page.name, func(t *testing.T) {
+				// The page and the check for rows beyond its cursor, as ListItems sends them.
+				l, err := itemListing(ItemFilter{StoreID: &big}, Order{Field: key.field}, page.args(encodeCursor(key, cursorRow)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sk, err := l.resolve()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if buffers := explainBuffers(t, db, db.pageStatement(l, sk)); buffers > 30 {
+					t.Fatalf("the page read %d buffers, want at most 30", buffers)
+				}
+			})
+		}
+	}
+}
+
+// explainBuffers runs st under EXPLAIN (ANALYZE, BUFFERS) and returns the buffers its plan's
+// top node read.
+func explainBuffers(t *testing.T, db *DB, st *statement) int {
+	t.Helper()
+	rows, err := db.sql.QueryContext(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+st.sql.String(), st.args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	buffers := -1
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "Buffers: shared hit=%d", &n); err == nil && buffers < 0 {
+			buffers = n
+		}
+	}
+	if buffers < 0 {
+		t.Fatalf("no buffer count in the plan:\n%s", plan.String())
+	}
+	t.Logf("%s\n%s", st.sql.String(), plan.String())
+	return buffers
 }

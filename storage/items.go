@@ -194,11 +194,25 @@ func (db *DB) GetItem(ctx context.Context, id int64) (*Item, error) {
 
 // ListItems returns one page of items.
 func (db *DB) ListItems(ctx context.Context, filter ItemFilter, order Order, page PageArgs) (Page[*Item], error) {
-	where, err := filter.where()
+	l, err := itemListing(filter, order, page)
 	if err != nil {
 		return Page[*Item]{}, err
 	}
-	return list[Item](ctx, db, listing{table: "items", columns: itemColumns, keys: itemKeys, order: order, page: page, filter: where})
+	return list[Item](ctx, db, l)
+}
+
+// itemListing is the listing ListItems reads. Of a store's items, the listing writes the
+// store condition itself, into its cursor bounds, as the (store_id, key, id) indexes have it
+// (see seek.compare).
+func itemListing(filter ItemFilter, order Order, page PageArgs) (listing, error) {
+	l := listing{table: "items", columns: itemColumns, keys: itemKeys, order: order, page: page}
+	if filter.StoreID != nil {
+		l.leading = &fixedColumn{"store_id", *filter.StoreID}
+		filter.StoreID = nil
+	}
+	var err error
+	l.filter, err = filter.where()
+	return l, err
 }
 
 // CountItems counts the items that match filter.
