@@ -69,7 +69,7 @@ func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission
 	srv.SetQueryCache(queryCache)
 	persisted := persistedQueries{store: newByteLRU(persistedQueryBytes, maxCachedQueryBytes,
 		func(hash, query string) int { return len(hash) + len(query) })}
-	srv.Use(persisted)
+	srv.Use(persisted.lookup())
 	opts.Limits.use(srv, queryCache)
 	srv.Use(persisted.registration())
 	if opts.Introspection {

@@ -97,22 +97,16 @@ func (r *Resolver) nodes(ctx context.Context, field string, ids []string) ([]mod
 		rows[t] = append(rows[t], row)
 	}
 	found := map[ref]model.Node{}
-	if len(rows[storeType]) > 0 {
-		stores, err := r.DB.GetStores(ctx, rows[storeType])
+	for typeName, read := range r.nodeReaders() {
+		if len(rows[typeName]) == 0 {
+			continue
+		}
+		nodes, err := read(ctx, rows[typeName])
 		if err != nil {
 			return nil, err
 		}
-		for id, s := range stores {
-			found[ref{storeType, id}] = s
-		}
-	}
-	if len(rows[itemType]) > 0 {
-		items, err := r.DB.GetItems(ctx, rows[itemType])
-		if err != nil {
-			return nil, err
-		}
-		for id, it := range items {
-			found[ref{itemType, id}] = it
+		for id, n := range nodes {
+			found[ref{typeName, id}] = n
 		}
 	}
 	out := make([]model.Node, len(refs))
@@ -120,6 +114,27 @@ func (r *Resolver) nodes(ctx context.Context, field string, ids []string) ([]mod
 		out[i] = found[ref] // nil for an unknown row or type
 	}
 	return out, nil
+}
+
+// nodeReaders read the objects of each type with a global ID by row id, one statement per
+// type: a type that implements Node is added here.
+func (r *Resolver) nodeReaders() map[string]func(context.Context, []int64) (map[int64]model.Node, error) {
+	return map[string]func(context.Context, []int64) (map[int64]model.Node, error){
+		storeType: asNodes(r.DB.GetStores),
+		itemType:  asNodes(r.DB.GetItems),
+	}
+}
+
+// asNodes turns a batch read of one entity into a batch read of Nodes.
+func asNodes[T any](read func(context.Context, []int64) (map[int64]*T, error)) func(context.Context, []int64) (map[int64]model.Node, error) {
+	return func(ctx context.Context, ids []int64) (map[int64]model.Node, error) {
+		rows, err := read(ctx, ids)
+		nodes := make(map[int64]model.Node, len(rows))
+		for id, row := range rows {
+			nodes[id] = row
+		}
+		return nodes, err
+	}
 }
 
 // notNull reports an explicit null for an input field that may be omitted but not nulled.

@@ -2,23 +2,17 @@ package graph
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// CodePersistedQueryNotFound asks the client to send the document with its hash (Apollo's
-// automatic persisted queries).
-const CodePersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"
-
 // persistedQueries is Apollo's automatic persisted queries: once the server has seen a
-// document with its SHA-256 hash, the client may send the hash alone. Unlike gqlgen's
-// extension, which stores whatever arrives with a matching hash, a document is registered
-// only once it has parsed, validated and passed the limits, so the store holds nothing a
-// client could not run.
+// document with its SHA-256 hash, the client may send the hash alone. gqlgen's extension
+// reads the protocol, but stores whatever arrives with a matching hash, before it is even
+// parsed; here a document is registered only once it has parsed, validated and passed the
+// limits, so the store holds nothing a client could not run.
 type persistedQueries struct {
 	store graphql.Cache[string] // hash -> document
 }
@@ -27,37 +21,22 @@ type persistedQueries struct {
 // operation's Stats until the document has been validated.
 const persistedExtension = "PersistedQuery"
 
-func (persistedQueries) ExtensionName() string                   { return "AutomaticPersistedQuery" }
-func (persistedQueries) Validate(graphql.ExecutableSchema) error { return nil }
+// lookup is gqlgen's extension over the store, with registration deferred.
+func (p persistedQueries) lookup() graphql.HandlerExtension {
+	return extension.AutomaticPersistedQuery{Cache: deferredAdds(p)}
+}
 
-func (p persistedQueries) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
-	ext, ok := params.Extensions["persistedQuery"].(map[string]any)
-	if !ok {
-		if params.Extensions["persistedQuery"] != nil {
-			return gqlerror.Errorf("invalid APQ extension data")
-		}
-		return nil
-	}
-	if v, _ := ext["version"].(interface{ String() string }); v == nil || v.String() != "1" {
-		return gqlerror.Errorf("unsupported APQ version")
-	}
-	hash, _ := ext["sha256Hash"].(string)
-	if params.Query == "" {
-		query, found := p.store.Get(ctx, hash)
-		if !found {
-			err := gqlerror.Errorf("PersistedQueryNotFound")
-			errcode.Set(err, CodePersistedQueryNotFound)
-			return err
-		}
-		params.Query = query
-		return nil
-	}
-	sum := sha256.Sum256([]byte(params.Query))
-	if hex.EncodeToString(sum[:]) != hash {
-		return gqlerror.Errorf("provided APQ hash does not match query")
-	}
+// deferredAdds is the store as gqlgen's extension sees it: it looks documents up, and its
+// Add, which the extension calls before parsing, only notes the hash in the operation's
+// Stats for the registration to find.
+type deferredAdds persistedQueries
+
+func (d deferredAdds) Get(ctx context.Context, hash string) (string, bool) {
+	return d.store.Get(ctx, hash)
+}
+
+func (deferredAdds) Add(ctx context.Context, hash, _ string) {
 	graphql.GetOperationContext(ctx).Stats.SetExtension(persistedExtension, hash)
-	return nil
 }
 
 // registration registers documents: it is installed after the limits, so that it sees only
