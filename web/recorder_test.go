@@ -62,7 +62,13 @@ func TestRecorderPassesHijackThrough(t *testing.T) {
 			_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhijacked")
 			_ = rw.Flush()
 		}))
-	srv := httptest.NewServer(h)
+	// The access line is written when the middleware returns, which may be after the client
+	// has read the response; httptest's Close does not wait for hijacked connections.
+	served := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(served)
+		h.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 
 	resp, err := http.Get(srv.URL + "/upgrade")
@@ -73,6 +79,11 @@ func TestRecorderPassesHijackThrough(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || string(body) != "hijacked" {
 		t.Fatalf("got %d %q, want what the handler wrote on the hijacked connection", resp.StatusCode, body)
+	}
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not return within 10s of the response")
 	}
 	// The upgrade is noted as 101, so that panic recovery does not answer on the connection.
 	if statusAfter != http.StatusSwitchingProtocols {
