@@ -52,7 +52,8 @@ func (db *DB) GetItems(ctx context.Context, ids []int64) (map[int64]*Item, error
 // getByIDs reads the rows of table with the given ids in one statement.
 func getByIDs[T any, PT interface {
 	*T
-	row
+	scanned
+	rowID() int64
 }](ctx context.Context, db *DB, table, columns string, ids []int64) (map[int64]PT, error) {
 	st := db.statement()
 	st.write("SELECT ", columns, " FROM ", table, " WHERE ", st.inSet("id", ids))

@@ -20,16 +20,15 @@ import (
 // statement of the write has succeeded, and check that the write is not reported as done.
 
 func TestWriteWhoseCommitFailsIsAnErrorAndChangesNothing(t *testing.T) {
-	// Every write of a store or an item adds a row that breaks a deferred foreign key, which
-	// the database checks at COMMIT only.
+	// Every write adds a row that breaks a deferred foreign key, which the database checks
+	// at COMMIT only.
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		st := mustStore(t, db, "Shop")
-		it := mustItem(t, db, st.ID, "Thing", 1)
+		f := makeFixture(t, db)
 		failEveryCommit(t, db)
 
 		before := contents(t, db)
-		for _, op := range writes(operations(st.ID, it.ID)) {
+		for _, op := range writes(operations(f)) {
 			if err := op.run(ctx, db); err == nil {
 				t.Errorf("%s succeeded, but its commit failed", op.name)
 			}
@@ -82,11 +81,10 @@ func TestPostgresWriteWhoseConnectionFailsMidCommitIsUnavailable(t *testing.T) {
 			if err := db.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			st := mustStore(t, db, "Shop")
-			it := mustItem(t, db, st.ID, "Thing", 1)
+			f := makeFixture(t, db)
 			commits := holdEveryCommit(t, db)
 
-			for _, op := range writes(operations(st.ID, it.ID)) {
+			for _, op := range writes(operations(f)) {
 				before := contents(t, db)
 				commits.hold(t)
 				done := make(chan error, 1)
@@ -122,41 +120,32 @@ func TestPostgresWriteWhoseConnectionFailsMidCommitIsUnavailable(t *testing.T) {
 func writes(ops []op) []op {
 	var out []op
 	for _, op := range ops {
-		if op.isWrite() {
+		if op.write {
 			out = append(out, op)
 		}
 	}
 	return out
 }
 
-func (o op) isWrite() bool {
-	return strings.HasPrefix(o.name, "Create") || strings.HasPrefix(o.name, "Update") || strings.HasPrefix(o.name, "Delete")
-}
+// writtenTables are the tables the writes change.
+var writtenTables = []string{"stores", "items", "users", "sessions", "refresh_tokens", "settings"}
 
-// contents lists every store and item.
+// contents lists every row of every table the writes change.
 func contents(t *testing.T, db *storage.DB) string {
 	t.Helper()
-	ctx := context.Background()
-	stores, err := db.ListStores(ctx, storage.StoreFilter{}, storage.Order{}, storage.PageArgs{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := db.ListItems(ctx, storage.ItemFilter{}, storage.Order{}, storage.PageArgs{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
-	for _, s := range stores.Rows {
-		fmt.Fprintf(&b, "%+v\n", *s)
-	}
-	for _, it := range items.Rows {
-		fmt.Fprintf(&b, "%+v\n", *it)
+	for _, table := range writtenTables {
+		rows, err := db.TableForTest(context.Background(), table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(table + ":\n" + rows)
 	}
 	return b.String()
 }
 
-// failEveryCommit makes every later insert, update and delete of a store or an item add a
-// row to commit_guard that refers to no store, which the deferred foreign key refuses at
+// failEveryCommit makes every later insert, update and delete of a row of writtenTables add
+// a row to commit_guard that refers to no store, which the deferred foreign key refuses at
 // COMMIT.
 func failEveryCommit(t *testing.T, db *storage.DB) {
 	t.Helper()
@@ -165,7 +154,7 @@ func failEveryCommit(t *testing.T, db *storage.DB) {
 		stmts = append(stmts, `CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 			BEGIN INSERT INTO commit_guard VALUES (-1); RETURN NULL; END $$`)
 	}
-	for _, table := range []string{"stores", "items"} {
+	for _, table := range writtenTables {
 		if db.Dialect() == storage.Postgres {
 			stmts = append(stmts, fmt.Sprintf(`CREATE TRIGGER %[1]s_fail_at_commit AFTER INSERT OR UPDATE OR DELETE ON %[1]s
 				FOR EACH ROW EXECUTE FUNCTION fail_at_commit()`, table))
@@ -183,16 +172,16 @@ func failEveryCommit(t *testing.T, db *storage.DB) {
 	}
 }
 
-// commitHolder keeps the commits of stores and items waiting, inside COMMIT, for an advisory
-// lock while the test holds it.
+// commitHolder keeps the commits of writes waiting, inside COMMIT, for an advisory lock
+// while the test holds it.
 type commitHolder struct {
 	key   int64
 	admin *sql.DB
 	conn  *sql.Conn // the session holding the lock
 }
 
-// holdEveryCommit installs, on db's Postgres schema, a deferred constraint trigger on stores
-// and items that takes the advisory lock of a fresh key shared, at COMMIT.
+// holdEveryCommit installs, on db's Postgres schema, a deferred constraint trigger on the
+// writtenTables that takes the advisory lock of a fresh key shared, at COMMIT.
 func holdEveryCommit(t *testing.T, db *storage.DB) *commitHolder {
 	t.Helper()
 	var b [8]byte
@@ -200,7 +189,7 @@ func holdEveryCommit(t *testing.T, db *storage.DB) *commitHolder {
 	c := &commitHolder{key: int64(binary.LittleEndian.Uint64(b[:]) >> 1)}
 	stmts := []string{fmt.Sprintf(`CREATE FUNCTION wait_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN PERFORM pg_advisory_xact_lock_shared(%d); RETURN NULL; END $$`, c.key)}
-	for _, table := range []string{"stores", "items"} {
+	for _, table := range writtenTables {
 		stmts = append(stmts, fmt.Sprintf(`CREATE CONSTRAINT TRIGGER %[1]s_wait_at_commit AFTER INSERT OR UPDATE OR DELETE ON %[1]s
 			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION wait_at_commit()`, table))
 	}

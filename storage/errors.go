@@ -27,6 +27,12 @@ var (
 	// or did not answer within the caller's context (deadline or cancellation): nothing is
 	// wrong with the request, and it may succeed when retried.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrForbidden is matched by every *ForbiddenError.
+	ErrForbidden = errors.New("forbidden")
+	// ErrSessionEnded is a refresh that cannot go on: the token is unknown or was used
+	// before, or its session is revoked or expired. The error wrapping it says which, for
+	// the log; the client is only told to sign in again.
+	ErrSessionEnded = errors.New("session ended")
 )
 
 // NotFoundError reports that the named resource ("Store", "Item") does not exist. Field is
@@ -49,6 +55,14 @@ type ConflictError struct {
 
 func (e *ConflictError) Error() string        { return e.Message }
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// ForbiddenError reports that the actor may not make a write that is otherwise possible.
+type ForbiddenError struct {
+	Message string
+}
+
+func (e *ForbiddenError) Error() string        { return e.Message }
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 
 // FieldError is one problem with one input field, named as the client spelled it.
 type FieldError struct {
@@ -95,7 +109,29 @@ var (
 	errStoreNameTaken = &ConflictError{Message: "A store with that name already exists."}
 	// errItemStoreNotFound is an item write naming a store that does not exist.
 	errItemStoreNotFound = &NotFoundError{Resource: "Store", Field: "storeId"}
+
+	errUserNotFound        = &NotFoundError{Resource: "User", Field: "id"}
+	errUserByEmailNotFound = &NotFoundError{Resource: "User", Field: "email"}
+	// errRoleUserNotFound is setUserRole naming a user that does not exist.
+	errRoleUserNotFound = &NotFoundError{Resource: "User", Field: "userId"}
+	// errUserGone is a write for a user deleted meanwhile (a session's, or a store's new
+	// owner): no input of the client's named the user.
+	errUserGone   = &NotFoundError{Resource: "User"}
+	errEmailTaken = &ConflictError{Message: "An account with that email already exists."}
+
+	errStoreForbidden = &ForbiddenError{Message: "Only the store's owner or an admin can change it."}
+	errAdminOnly      = &ForbiddenError{Message: "Only an admin can do this."}
 )
+
+// isTyped reports the errors this package makes for the caller (not found, forbidden), which
+// a write passes on as they are.
+func isTyped(err error) bool {
+	var (
+		nf *NotFoundError
+		fe *ForbiddenError
+	)
+	return errors.As(err, &nf) || errors.As(err, &fe)
+}
 
 // isUniqueViolation and isForeignKeyViolation classify driver errors. REL maps most of them to
 // rel.ConstraintError; its SQLite adapter leaves foreign-key failures unmapped, so the driver's

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-rel/rel"
 )
 
 // Price limits, in cents.
@@ -224,42 +226,86 @@ func (db *DB) CountItems(ctx context.Context, filter ItemFilter) (int, error) {
 	return db.countListing(ctx, "items", where)
 }
 
-// CreateItem adds an item to a store. A missing store, including one deleted while the item
-// is written, is a *NotFoundError for "Store": the foreign key decides, not a prior read.
-func (db *DB) CreateItem(ctx context.Context, in ItemInput) (*Item, error) {
+// CreateItem adds an item to a store that actor may change. A missing store, including one
+// deleted while the item is written, is a *NotFoundError for "Store": the foreign key has
+// the last word, after the read that finds the store's owner.
+func (db *DB) CreateItem(ctx context.Context, actor Actor, in ItemInput) (*Item, error) {
 	it, err := in.clean()
 	if err != nil {
 		return nil, err
 	}
-	err = db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &it) })
-	if err != nil {
-		if isForeignKeyViolation(err) {
-			return nil, errItemStoreNotFound
+	err = db.write(ctx, func(ctx context.Context) error {
+		st, err := db.storeInWrite(ctx, it.StoreID, errItemStoreNotFound)
+		if err != nil {
+			return err
 		}
-		return nil, fmt.Errorf("create item: %w", classify(ctx, err))
+		if !actor.mayChange(st.OwnerID) {
+			return errStoreForbidden
+		}
+		return db.repo.Insert(ctx, &it)
+	})
+	switch {
+	case err == nil:
+		return &it, nil
+	case isTyped(err):
+		return nil, err
+	case isForeignKeyViolation(err):
+		return nil, errItemStoreNotFound
 	}
-	return &it, nil
+	return nil, fmt.Errorf("create item: %w", classify(ctx, err))
 }
 
 // UpdateItem changes the fields that patch sets; StoreID moves the item to another store.
-func (db *DB) UpdateItem(ctx context.Context, id int64, patch ItemPatch) (*Item, error) {
+// actor must be allowed to change the item's store and, for a move, the other store too. A
+// missing item or store is reported before a refusal.
+func (db *DB) UpdateItem(ctx context.Context, actor Actor, id int64, patch ItemPatch) (*Item, error) {
 	if err := patch.Validate(); err != nil {
 		return nil, err
 	}
 	var it Item
-	err := db.readThenWrite(ctx, &it, id, func() bool { return patch.apply(&it) })
+	err := db.readThenWrite(ctx, &it, rel.Eq("id", id), func(ctx context.Context) (bool, error) {
+		var dest *Store
+		if patch.StoreID != nil && *patch.StoreID != it.StoreID {
+			var err error
+			if dest, err = db.storeInWrite(ctx, *patch.StoreID, errItemStoreNotFound); err != nil {
+				return false, err
+			}
+		}
+		// The foreign key keeps the item's store while the item is there.
+		home, err := db.storeInWrite(ctx, it.StoreID, errItemNotFound)
+		if err != nil {
+			return false, err
+		}
+		if !actor.mayChange(home.OwnerID) || dest != nil && !actor.mayChange(dest.OwnerID) {
+			return false, errStoreForbidden
+		}
+		return patch.apply(&it), nil
+	})
 	switch {
 	case err == nil:
 		return &it, nil
 	case isNotFound(err):
 		return nil, errItemNotFound
+	case isTyped(err):
+		return nil, err
 	case isForeignKeyViolation(err):
 		return nil, errItemStoreNotFound
 	}
 	return nil, fmt.Errorf("update item %d: %w", id, classify(ctx, err))
 }
 
-// DeleteItem deletes an item.
-func (db *DB) DeleteItem(ctx context.Context, id int64) error {
-	return db.deleteByID(ctx, "items", id, errItemNotFound)
+// DeleteItem deletes an item, if actor may change its store.
+func (db *DB) DeleteItem(ctx context.Context, actor Actor, id int64) error {
+	var it Item
+	return db.checkThenDelete(ctx, &it, id, "delete item", errItemNotFound, func(ctx context.Context) error {
+		// The foreign key keeps the store while the item is there.
+		st, err := db.storeInWrite(ctx, it.StoreID, errItemNotFound)
+		if err != nil {
+			return err
+		}
+		if !actor.mayChange(st.OwnerID) {
+			return errStoreForbidden
+		}
+		return nil
+	})
 }

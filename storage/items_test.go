@@ -36,7 +36,7 @@ func TestCreateItemValidation(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				tt.input.StoreID = store.ID
-				it, err := db.CreateItem(ctx, tt.input)
+				it, err := db.CreateItem(ctx, asAdmin, tt.input)
 				if tt.wantFields != nil {
 					if got := fieldsOf(t, err); !slices.Equal(got, tt.wantFields) {
 						t.Fatalf("invalid fields = %v, want %v", got, tt.wantFields)
@@ -58,7 +58,7 @@ func TestCreateItemValidation(t *testing.T) {
 func TestCreateItemInMissingStoreIsStoreNotFound(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		_, err := db.CreateItem(ctx, storage.ItemInput{Name: "Orphan", Price: 1, StoreID: 424242})
+		_, err := db.CreateItem(ctx, asAdmin, storage.ItemInput{Name: "Orphan", Price: 1, StoreID: 424242})
 		if !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found." {
 			t.Fatalf("error = %v, want Store not found", err)
 		}
@@ -94,7 +94,7 @@ func TestUpdateItemIsPartial(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				_, err := db.UpdateItem(ctx, tt.id, tt.patch)
+				_, err := db.UpdateItem(ctx, asAdmin, tt.id, tt.patch)
 				if tt.wantErr != "" {
 					if err == nil || err.Error() != tt.wantErr {
 						t.Fatalf("error = %v, want %q", err, tt.wantErr)
@@ -117,10 +117,10 @@ func TestDeleteItem(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		it := mustItem(t, db, mustStore(t, db, "Shop").ID, "Thing", 3)
-		if err := db.DeleteItem(ctx, it.ID); err != nil {
+		if err := db.DeleteItem(ctx, asAdmin, it.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.DeleteItem(ctx, it.ID); err == nil || err.Error() != "Item not found." {
+		if err := db.DeleteItem(ctx, asAdmin, it.ID); err == nil || err.Error() != "Item not found." {
 			t.Fatalf("second delete: error = %v, want Item not found", err)
 		}
 	})

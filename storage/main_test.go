@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/storegraph/storegraph/storage"
 	"github.com/storegraph/storegraph/storage/storagetest"
@@ -47,9 +48,13 @@ func fieldsOf(t *testing.T, err error) []string {
 	return fields
 }
 
+// asAdmin is the actor of writes that only make data for a test: an admin acting as nobody,
+// whose stores have no owner.
+var asAdmin = storage.Actor{Admin: true}
+
 func mustStore(t *testing.T, db *storage.DB, name string) *storage.Store {
 	t.Helper()
-	s, err := db.CreateStore(context.Background(), name)
+	s, err := db.CreateStore(context.Background(), asAdmin, name)
 	if err != nil {
 		t.Fatalf("create store %q: %v", name, err)
 	}
@@ -58,7 +63,7 @@ func mustStore(t *testing.T, db *storage.DB, name string) *storage.Store {
 
 func mustItem(t *testing.T, db *storage.DB, storeID int64, name string, price float64) *storage.Item {
 	t.Helper()
-	it, err := db.CreateItem(context.Background(), storage.ItemInput{Name: name, Price: price, StoreID: storeID})
+	it, err := db.CreateItem(context.Background(), asAdmin, storage.ItemInput{Name: name, Price: price, StoreID: storeID})
 	if err != nil {
 		t.Fatalf("create item %q: %v", name, err)
 	}
@@ -66,3 +71,21 @@ func mustItem(t *testing.T, db *storage.DB, storeID int64, name string, price fl
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func mustUser(t *testing.T, db *storage.DB, email string) *storage.User {
+	t.Helper()
+	u, err := db.CreateUser(context.Background(), email, "hash of "+email)
+	if err != nil {
+		t.Fatalf("create user %q: %v", email, err)
+	}
+	return u
+}
+
+func mustSession(t *testing.T, db *storage.DB, userID int64, refreshHash string, expiresAt time.Time) *storage.Session {
+	t.Helper()
+	s, err := db.CreateSession(context.Background(), userID, refreshHash, expiresAt)
+	if err != nil {
+		t.Fatalf("create session of user %d: %v", userID, err)
+	}
+	return s
+}

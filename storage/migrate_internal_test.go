@@ -10,7 +10,7 @@ import (
 	"github.com/go-rel/rel"
 )
 
-// The released migrations only drop tables and indexes; these are the other steps a Down
+// The released migrations drop tables, indexes and one column; these are the steps a Down
 // may take, and what the plan says of each.
 func TestRemovalsOfEachKindOfStep(t *testing.T) {
 	ctx := context.Background()
@@ -22,7 +22,7 @@ func TestRemovalsOfEachKindOfStep(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateStore(ctx, "Only One"); err != nil {
+	if _, err := db.CreateStore(ctx, asAdmin, "Only One"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -2,10 +2,13 @@ package storage_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/storegraph/storegraph/storage"
 	"github.com/storegraph/storegraph/storage/migrations"
@@ -60,6 +63,86 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		}
 		if n, err := db.CountStores(ctx, storage.StoreFilter{}); err != nil || n != 0 {
 			t.Fatalf("stores after re-migrate = %d (%v), want an empty table", n, err)
+		}
+	})
+}
+
+// Accounts came after the catalogue: the stores made before them keep working, owned by
+// nobody, and reverting accounts keeps the stores while dropping their owners.
+func TestAccountsMigrationKeepsEarlierStoresUnowned(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		accounts := migrations.All(string(db.Dialect()))[2]
+		if accounts.Version != 20261201010000 {
+			t.Fatalf("third migration is %d, want the accounts one", accounts.Version)
+		}
+		if err := db.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The catalogue before accounts, written as a release of that time would.
+		for _, sql := range []string{
+			"INSERT INTO stores (name, name_key, created_at, updated_at) VALUES ('Old Shop', 'old shop', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+			"INSERT INTO items (store_id, name, name_key, price_cents, created_at, updated_at) SELECT id, 'Old Thing', 'old thing', 100, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM stores",
+		} {
+			if err := db.ExecForTest(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		page, err := db.ListStores(ctx, storage.StoreFilter{}, storage.Order{}, storage.PageArgs{})
+		if err != nil || len(page.Rows) != 1 || page.Rows[0].Name != "Old Shop" || page.Rows[0].OwnerID != nil {
+			t.Fatalf("stores after migrating = %+v (%v), want Old Shop with no owner", page.Rows, err)
+		}
+		old := page.Rows[0]
+		u := mustUser(t, db, "late@example.com")
+		if _, err := db.UpdateStore(ctx, storage.Actor{UserID: u.ID}, old.ID, "Mine Now"); !errors.Is(err, storage.ErrForbidden) {
+			t.Fatalf("a user renaming the unowned store: %v, want forbidden", err)
+		}
+		if _, err := db.UpdateStore(ctx, asAdmin, old.ID, "Renamed Old Shop"); err != nil {
+			t.Fatalf("an admin renaming it: %v", err)
+		}
+
+		// A deleted account leaves its stores to nobody, and takes its sessions with it.
+		owned := mustOwnedStore(t, db, storage.Actor{UserID: u.ID}, "Late Shop")
+		s := mustSession(t, db, u.ID, "late-token", time.Now().Add(time.Hour))
+		if err := db.ExecForTest(ctx, fmt.Sprintf("DELETE FROM users WHERE id = %d", u.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.GetStore(ctx, owned.ID); err != nil || got.OwnerID != nil {
+			t.Fatalf("store of the deleted user = %+v (%v), want it kept, owned by nobody", got, err)
+		}
+		if _, _, active, err := db.SessionState(ctx, s.ID, time.Now()); err != nil || active {
+			t.Fatalf("session of the deleted user: active %v (%v), want gone", active, err)
+		}
+		if _, err := db.RotateRefreshToken(ctx, "late-token", "next", time.Now(), time.Now().Add(time.Hour)); !errors.Is(err, storage.ErrSessionEnded) {
+			t.Fatalf("token of the deleted user: %v, want ErrSessionEnded", err)
+		}
+
+		// Reverting drops the accounts and the owner column, not the stores or their items.
+		mustOwnedStore(t, db, storage.Actor{UserID: mustUser(t, db, "again@example.com").ID}, "Owned When Reverted")
+		if err := db.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, sql := range []string{"SELECT owner_id FROM stores", "SELECT 1 FROM users", "SELECT 1 FROM sessions", "SELECT 1 FROM refresh_tokens", "SELECT 1 FROM settings"} {
+			if err := db.ExecForTest(ctx, sql); err == nil {
+				t.Errorf("%s works after reverting accounts", sql)
+			}
+		}
+		if n, err := db.CountStores(ctx, storage.StoreFilter{}); err != nil || n != 3 {
+			t.Fatalf("stores after reverting = %d (%v), want all 3", n, err)
+		}
+		if n, err := db.CountItems(ctx, storage.ItemFilter{}); err != nil || n != 1 {
+			t.Fatalf("items after reverting = %d (%v), want 1", n, err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("migrate again: %v", err)
+		}
+		page, err = db.ListStores(ctx, storage.StoreFilter{}, storage.Order{}, storage.PageArgs{})
+		if err != nil || len(page.Rows) != 3 || page.Rows[0].OwnerID != nil || page.Rows[1].OwnerID != nil || page.Rows[2].OwnerID != nil {
+			t.Fatalf("stores after migrating again = %+v (%v), want 3, owned by nobody", page.Rows, err)
 		}
 	})
 }
@@ -121,12 +204,28 @@ var releasedRollbacks = map[int]storage.RollbackPlan{
 			{Kind: "index", Name: "stores_created_at_id", Table: "stores", Rows: -1},
 		},
 	},
+	20261201010000: {
+		Migration: storage.Migration{Version: 20261201010000, Name: "create users and sessions"},
+		Removes: []storage.Removal{
+			{Kind: "table", Name: "settings", Rows: 1},
+			{Kind: "table", Name: "refresh_tokens", Rows: 1},
+			{Kind: "table", Name: "sessions", Rows: 1},
+			{Kind: "index", Name: "stores_owner_id_id", Table: "stores", Rows: -1},
+			{Kind: "column", Name: "stores.owner_id", Rows: 2},
+			{Kind: "table", Name: "users", Rows: 1},
+		},
+	},
 }
 
 func TestPlanRollbackSaysWhatDownRemoves(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		a, b := mustStore(t, db, "Plan A"), mustStore(t, db, "Plan B")
+		u := mustUser(t, db, "plan@example.com")
+		mustSession(t, db, u.ID, "plan-token", time.Now().Add(time.Hour))
+		if _, err := db.SigningKey(ctx); err != nil {
+			t.Fatal(err)
+		}
+		a, b := mustOwnedStore(t, db, storage.Actor{UserID: u.ID}, "Plan A"), mustStore(t, db, "Plan B")
 		mustItem(t, db, a.ID, "One", 1)
 		mustItem(t, db, a.ID, "Two", 2)
 		mustItem(t, db, b.ID, "Three", 3)

@@ -1,6 +1,7 @@
-// Package storage holds the catalogue's data: REL entities for stores and items, the queries
-// over them, the versioned schema migrations, and the mapping of database failures to the
-// sentinel errors in errors.go. It knows nothing of GraphQL.
+// Package storage holds the catalogue's data: REL entities for stores and items and for the
+// accounts and sessions that own and change them, the queries over them, who may write what
+// (authz.go), the versioned schema migrations, and the mapping of database failures to the
+// sentinel errors in errors.go. It knows nothing of GraphQL or HTTP.
 package storage
 
 import (

@@ -12,7 +12,7 @@ import (
 // instrumentation and error mapping are unchanged.
 
 // scanned is an entity that reads itself from a row of its columns, in the order its
-// table's column list (storeColumns, itemColumns) names them.
+// table's column list (storeColumns, itemColumns, …) names them.
 type scanned interface {
 	scanTargets() []any
 	// normalize puts the times in UTC, whatever zone the driver read them in (pgx uses
@@ -21,12 +21,22 @@ type scanned interface {
 }
 
 const (
-	storeColumns = "id, name, name_key, created_at, updated_at"
-	itemColumns  = "id, store_id, name, name_key, price_cents, created_at, updated_at"
+	storeColumns   = "id, name, name_key, owner_id, created_at, updated_at"
+	itemColumns    = "id, store_id, name, name_key, price_cents, created_at, updated_at"
+	userColumns    = "id, email, email_key, password_hash, role, created_at, updated_at"
+	sessionColumns = "id, user_id, created_at, expires_at, revoked_at"
 )
 
 func (s *Store) scanTargets() []any {
-	return []any{&s.ID, &s.Name, &s.NameKey, &s.CreatedAt, &s.UpdatedAt}
+	return []any{&s.ID, &s.Name, &s.NameKey, &s.OwnerID, &s.CreatedAt, &s.UpdatedAt}
+}
+
+func (u *User) scanTargets() []any {
+	return []any{&u.ID, &u.Email, &u.EmailKey, &u.PasswordHash, &u.Role, &u.CreatedAt, &u.UpdatedAt}
+}
+
+func (s *Session) scanTargets() []any {
+	return []any{&s.ID, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &s.RevokedAt}
 }
 
 func (i *Item) scanTargets() []any {
@@ -61,7 +71,7 @@ func queryRows[T any, PT interface {
 // getByID returns the row of table with the given id, or notFound.
 func getByID[T any, PT interface {
 	*T
-	row
+	scanned
 }](ctx context.Context, db *DB, table, columns string, id int64, notFound error) (PT, error) {
 	st := db.statement()
 	st.write("SELECT ", columns, " FROM ", table, " WHERE id = ", st.arg(id))
@@ -73,20 +83,4 @@ func getByID[T any, PT interface {
 		return nil, notFound
 	}
 	return PT(&rows[0]), nil
-}
-
-// deleteByID deletes the row of table with the given id, or returns notFound.
-func (db *DB) deleteByID(ctx context.Context, table string, id int64, notFound error) error {
-	var n int
-	err := db.write(ctx, func(ctx context.Context) (err error) {
-		n, err = db.repo.DeleteAny(ctx, rel.From(table).Where(rel.Eq("id", id)))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("delete %s %d: %w", table, id, classify(ctx, err))
-	}
-	if n == 0 {
-		return notFound
-	}
-	return nil
 }

@@ -38,6 +38,13 @@ func (s *statement) arg(v any) string {
 
 func (s *statement) query() rel.Querier { return rel.SQL(s.sql.String(), s.args...) }
 
+// exec runs a statement that returns no rows, inside the write ctx carries if any, and
+// reports how many rows it changed.
+func (db *DB) exec(ctx context.Context, st *statement) (int, error) {
+	_, n, err := db.repo.Exec(ctx, st.sql.String(), st.args...)
+	return n, err
+}
+
 // countRow receives the single "n" column of a COUNT statement.
 type countRow struct {
 	N int64 `db:"n"`

@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/go-rel/rel"
 )
 
-// Store is a shop in the catalogue.
+// Store is a shop in the catalogue. OwnerID is the user who made it; nil for a store made
+// before accounts, or by an admin acting as nobody.
 type Store struct {
 	ID        int64     `db:"id"`
 	Name      string    `db:"name"`
 	NameKey   string    `db:"name_key"`
+	OwnerID   *int64    `db:"owner_id"`
 	CreatedAt time.Time `db:"created_at"`
 	UpdatedAt time.Time `db:"updated_at"`
 }
@@ -45,6 +49,8 @@ var storeKeys = []sortKey{
 type StoreFilter struct {
 	// NameContains matches names containing it, ignoring case.
 	NameContains *string
+	// OwnerID keeps the stores of that user.
+	OwnerID *int64
 }
 
 func (f StoreFilter) where() (conditions, error) {
@@ -53,6 +59,10 @@ func (f StoreFilter) where() (conditions, error) {
 		c conditions
 	)
 	c.nameContains(&p, "nameContains", f.NameContains)
+	if f.OwnerID != nil {
+		id := *f.OwnerID
+		c.add(func(st *statement) { st.write(" AND owner_id = ", st.arg(id)) })
+	}
 	return c, p.err()
 }
 
@@ -79,48 +89,67 @@ func (db *DB) CountStores(ctx context.Context, filter StoreFilter) (int, error) 
 	return db.countListing(ctx, "stores", where)
 }
 
-// CreateStore adds a store. Names are trimmed and unique regardless of case; the database's
-// unique index decides between concurrent creates.
-func (db *DB) CreateStore(ctx context.Context, name string) (*Store, error) {
+// CreateStore adds a store owned by actor (by nobody when actor is nobody, which only an
+// admin may be). Names are trimmed and unique regardless of case; the database's unique
+// index decides between concurrent creates.
+func (db *DB) CreateStore(ctx context.Context, actor Actor, name string) (*Store, error) {
 	var p problems
 	name = cleanName(&p, "name", name)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	s := Store{Name: name, NameKey: nameKey(name)}
+	if !actor.Admin && actor.UserID == 0 {
+		return nil, errAdminOnly
+	}
+	s := Store{Name: name, NameKey: nameKey(name), OwnerID: actor.owner()}
 	if err := db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &s) }); err != nil {
-		if isUniqueViolation(err) {
+		switch {
+		case isUniqueViolation(err):
 			return nil, errStoreNameTaken
+		case isForeignKeyViolation(err): // the actor's account was deleted meanwhile
+			return nil, errUserGone
 		}
 		return nil, fmt.Errorf("create store: %w", classify(ctx, err))
 	}
 	return &s, nil
 }
 
-// UpdateStore renames a store.
-func (db *DB) UpdateStore(ctx context.Context, id int64, name string) (*Store, error) {
+// UpdateStore renames a store, if actor may change it.
+func (db *DB) UpdateStore(ctx context.Context, actor Actor, id int64, name string) (*Store, error) {
 	var p problems
 	name = cleanName(&p, "name", name)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
 	var s Store
-	err := db.readThenWrite(ctx, &s, id, func() bool {
+	err := db.readThenWrite(ctx, &s, rel.Eq("id", id), func(context.Context) (bool, error) {
+		if !actor.mayChange(s.OwnerID) {
+			return false, errStoreForbidden
+		}
 		s.Name, s.NameKey = name, nameKey(name)
-		return true
+		return true, nil
 	})
 	switch {
 	case err == nil:
 		return &s, nil
 	case isNotFound(err):
 		return nil, errStoreNotFound
+	case isTyped(err):
+		return nil, err
 	case isUniqueViolation(err):
 		return nil, errStoreNameTaken
 	}
 	return nil, fmt.Errorf("update store %d: %w", id, classify(ctx, err))
 }
 
-// DeleteStore deletes a store; the database deletes its items with it (ON DELETE CASCADE).
-func (db *DB) DeleteStore(ctx context.Context, id int64) error {
-	return db.deleteByID(ctx, "stores", id, errStoreNotFound)
+// DeleteStore deletes a store, if actor may change it; the database deletes its items with
+// it (ON DELETE CASCADE).
+func (db *DB) DeleteStore(ctx context.Context, actor Actor, id int64) error {
+	var s Store
+	return db.checkThenDelete(ctx, &s, id, "delete store", errStoreNotFound, func(context.Context) error {
+		if !actor.mayChange(s.OwnerID) {
+			return errStoreForbidden
+		}
+		return nil
+	})
 }

@@ -44,7 +44,7 @@ func TestCreateStoreNames(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				s, err := db.CreateStore(ctx, tt.input)
+				s, err := db.CreateStore(ctx, asAdmin, tt.input)
 				if tt.wantErr != nil {
 					if !errors.Is(err, tt.wantErr) || err.Error() != tt.wantMsg {
 						t.Fatalf("error = %v, want %q (%v)", err, tt.wantMsg, tt.wantErr)
@@ -79,7 +79,7 @@ func TestStoreTimestampsAreUTCWithSubSecondPrecision(t *testing.T) {
 		}
 
 		time.Sleep(2 * time.Millisecond)
-		renamed, err := db.UpdateStore(ctx, created.ID, "Clock Shop Two")
+		renamed, err := db.UpdateStore(ctx, asAdmin, created.ID, "Clock Shop Two")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestUpdateStore(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				s, err := db.UpdateStore(ctx, tt.id, tt.newName)
+				s, err := db.UpdateStore(ctx, asAdmin, tt.id, tt.newName)
 				if tt.wantErr != "" {
 					if err == nil || err.Error() != tt.wantErr {
 						t.Fatalf("error = %v, want %q", err, tt.wantErr)
@@ -137,7 +137,7 @@ func TestDeleteStoreCascadesToItems(t *testing.T) {
 		gone := mustItem(t, db, doomed.ID, "Gone", 1)
 		stays := mustItem(t, db, kept.ID, "Stays", 2)
 
-		if err := db.DeleteStore(ctx, doomed.ID); err != nil {
+		if err := db.DeleteStore(ctx, asAdmin, doomed.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.GetItem(ctx, gone.ID); !errors.Is(err, storage.ErrNotFound) {
@@ -149,7 +149,7 @@ func TestDeleteStoreCascadesToItems(t *testing.T) {
 		if n, err := db.CountItems(ctx, storage.ItemFilter{}); err != nil || n != 1 {
 			t.Fatalf("items left = %d (%v), want 1", n, err)
 		}
-		if err := db.DeleteStore(ctx, doomed.ID); err == nil || err.Error() != "Store not found." {
+		if err := db.DeleteStore(ctx, asAdmin, doomed.ID); err == nil || err.Error() != "Store not found." {
 			t.Fatalf("second delete: error = %v, want Store not found", err)
 		}
 	})
@@ -168,7 +168,7 @@ func TestConcurrentCreateStoreWithOneNameHasOneWinner(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				_, errs[i] = db.CreateStore(ctx, names[i%len(names)])
+				_, errs[i] = db.CreateStore(ctx, asAdmin, names[i%len(names)])
 			})
 		}
 		close(start)
@@ -192,6 +192,47 @@ func TestConcurrentCreateStoreWithOneNameHasOneWinner(t *testing.T) {
 		}
 		if !slices.Contains(names, page.Rows[0].Name) {
 			t.Fatalf("stored name %q", page.Rows[0].Name)
+		}
+	})
+}
+
+func TestStoreFilterByOwner(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		ann := storage.Actor{UserID: mustUser(t, db, "ann@example.com").ID}
+		bo := storage.Actor{UserID: mustUser(t, db, "bo@example.com").ID}
+		idle := mustUser(t, db, "idle@example.com")
+		a1 := mustOwnedStore(t, db, ann, "Ann One")
+		mustOwnedStore(t, db, bo, "Bo One")
+		a2 := mustOwnedStore(t, db, ann, "Ann Two")
+		mustStore(t, db, "Nobody's")
+
+		tests := []struct {
+			name   string
+			filter storage.StoreFilter
+			order  storage.Order
+			want   []int64
+		}{
+			{"a user's stores by id", storage.StoreFilter{OwnerID: &ann.UserID}, storage.Order{}, []int64{a1.ID, a2.ID}},
+			{"by name, descending", storage.StoreFilter{OwnerID: &ann.UserID}, storage.Order{Field: "NAME", Direction: storage.Descending}, []int64{a2.ID, a1.ID}},
+			{"with a name filter too", storage.StoreFilter{OwnerID: &ann.UserID, NameContains: ptr("two")}, storage.Order{}, []int64{a2.ID}},
+			{"a user with no stores", storage.StoreFilter{OwnerID: &idle.ID}, storage.Order{}, nil},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				page, err := db.ListStores(ctx, tt.filter, tt.order, storage.PageArgs{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []int64
+				for _, s := range page.Rows {
+					got = append(got, s.ID)
+				}
+				n, err := db.CountStores(ctx, tt.filter)
+				if !slices.Equal(got, tt.want) || err != nil || n != len(tt.want) {
+					t.Fatalf("stores %v, count %d (%v); want %v", got, n, err, tt.want)
+				}
+			})
 		}
 	})
 }

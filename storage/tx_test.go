@@ -22,13 +22,13 @@ func TestConcurrentPatchesOfOneItemKeepEveryField(t *testing.T) {
 		errs := make(chan error, 2*rounds)
 		wg.Go(func() {
 			for i := 1; i <= rounds; i++ {
-				_, err := db.UpdateItem(ctx, it.ID, storage.ItemPatch{Name: ptr(fmt.Sprintf("name %d", i))})
+				_, err := db.UpdateItem(ctx, asAdmin, it.ID, storage.ItemPatch{Name: ptr(fmt.Sprintf("name %d", i))})
 				errs <- err
 			}
 		})
 		wg.Go(func() {
 			for i := 1; i <= rounds; i++ {
-				_, err := db.UpdateItem(ctx, it.ID, storage.ItemPatch{Price: ptr(float64(i))})
+				_, err := db.UpdateItem(ctx, asAdmin, it.ID, storage.ItemPatch{Price: ptr(float64(i))})
 				errs <- err
 			}
 		})
@@ -55,7 +55,7 @@ func TestUpdateThatFailsWritesNothing(t *testing.T) {
 		it := mustItem(t, db, shop.ID, "Lamp", 2)
 
 		// The rename is valid on its own; the move to a store that does not exist is not.
-		_, err := db.UpdateItem(ctx, it.ID, storage.ItemPatch{Name: ptr("Desk Lamp"), StoreID: ptr(int64(999999))})
+		_, err := db.UpdateItem(ctx, asAdmin, it.ID, storage.ItemPatch{Name: ptr("Desk Lamp"), StoreID: ptr(int64(999999))})
 		if !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found." {
 			t.Fatalf("update item: error = %v, want Store not found", err)
 		}
@@ -63,7 +63,7 @@ func TestUpdateThatFailsWritesNothing(t *testing.T) {
 			t.Fatalf("item after failed update = %+v (%v), want it unchanged", got, err)
 		}
 
-		if _, err := db.UpdateStore(ctx, shop.ID, "taken"); !errors.Is(err, storage.ErrConflict) {
+		if _, err := db.UpdateStore(ctx, asAdmin, shop.ID, "taken"); !errors.Is(err, storage.ErrConflict) {
 			t.Fatalf("rename: error = %v, want a conflict", err)
 		}
 		if got, err := db.GetStore(ctx, shop.ID); err != nil || got.Name != "Shop" || !got.UpdatedAt.Equal(shop.UpdatedAt) {
@@ -76,10 +76,10 @@ func TestRenameOfADeletedStoreIsNotFound(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		s := mustStore(t, db, "Gone")
-		if err := db.DeleteStore(ctx, s.ID); err != nil {
+		if err := db.DeleteStore(ctx, asAdmin, s.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.UpdateStore(ctx, s.ID, "Back"); !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found." {
+		if _, err := db.UpdateStore(ctx, asAdmin, s.ID, "Back"); !errors.Is(err, storage.ErrNotFound) || err.Error() != "Store not found." {
 			t.Fatalf("error = %v, want Store not found", err)
 		}
 		if n, err := db.CountStores(ctx, storage.StoreFilter{}); err != nil || n != 0 {

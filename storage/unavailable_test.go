@@ -19,54 +19,126 @@ import (
 	"github.com/storegraph/storegraph/storage/storagetest"
 )
 
-// op is one storage call.
+// op is one storage call; write says it writes (the commit tests run every write).
 type op struct {
-	name string
-	run  func(context.Context, *storage.DB) error
+	name  string
+	write bool
+	run   func(context.Context, *storage.DB) error
 }
 
-// operations calls every storage method that touches the database, with ids that exist
-// (storeID, itemID) so that only the database itself can make them fail; the deletions
-// come last, item before store, so that each still finds its row. The names of writes begin
-// with Create, Update or Delete (see isWrite): the commit tests run every one of them.
-func operations(storeID, itemID int64) []op {
+// fixture is the rows the operations work on, made before they run.
+type fixture struct {
+	storeID, itemID int64
+	// ann refreshes her session, has her role set and changes her password; bo is promoted
+	// and signed out of one session; cy is signed out of all of hers.
+	ann, bo, cy           int64
+	annEmail, boEmail     string
+	annSession, boSession int64
+	annRefresh            *string // ann's current refresh token
+}
+
+func makeFixture(t *testing.T, db *storage.DB) fixture {
+	t.Helper()
+	f := fixture{annEmail: "ann@example.com", boEmail: "bo@example.com", annRefresh: ptr("ann-" + uniqueName())}
+	st := mustStore(t, db, "Shop")
+	f.storeID, f.itemID = st.ID, mustItem(t, db, st.ID, "Thing", 1).ID
+	f.ann, f.bo, f.cy = mustUser(t, db, f.annEmail).ID, mustUser(t, db, f.boEmail).ID, mustUser(t, db, "cy@example.com").ID
+	later := time.Now().Add(time.Hour)
+	f.annSession = mustSession(t, db, f.ann, *f.annRefresh, later).ID
+	f.boSession = mustSession(t, db, f.bo, "bo-"+uniqueName(), later).ID
+	mustSession(t, db, f.cy, "cy-"+uniqueName(), later)
+	return f
+}
+
+// operations calls every storage method that touches the database, on rows that exist, so
+// that only the database itself can make them fail. Every write changes a row when it runs
+// once: a role set is a new one, a session revoked was live. The deletions come last, item
+// before store, so that each still finds its row.
+func operations(f fixture) []op {
+	later := time.Now().Add(time.Hour)
 	return []op{
-		{"GetStore", func(ctx context.Context, db *storage.DB) error { _, err := db.GetStore(ctx, storeID); return err }},
-		{"ListStores", func(ctx context.Context, db *storage.DB) error {
+		{"GetStore", false, func(ctx context.Context, db *storage.DB) error { _, err := db.GetStore(ctx, f.storeID); return err }},
+		{"ListStores", false, func(ctx context.Context, db *storage.DB) error {
 			_, err := db.ListStores(ctx, storage.StoreFilter{}, storage.Order{}, storage.PageArgs{})
 			return err
 		}},
-		{"CountStores", func(ctx context.Context, db *storage.DB) error {
+		{"CountStores", false, func(ctx context.Context, db *storage.DB) error {
 			_, err := db.CountStores(ctx, storage.StoreFilter{})
 			return err
 		}},
-		{"CreateStore", func(ctx context.Context, db *storage.DB) error {
-			_, err := db.CreateStore(ctx, "New "+uniqueName())
+		{"CreateStore", true, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.CreateStore(ctx, asAdmin, "New "+uniqueName())
 			return err
 		}},
-		{"UpdateStore", func(ctx context.Context, db *storage.DB) error {
-			_, err := db.UpdateStore(ctx, storeID, "Renamed "+uniqueName())
+		{"UpdateStore", true, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.UpdateStore(ctx, asAdmin, f.storeID, "Renamed "+uniqueName())
 			return err
 		}},
-		{"GetItem", func(ctx context.Context, db *storage.DB) error { _, err := db.GetItem(ctx, itemID); return err }},
-		{"ListItems", func(ctx context.Context, db *storage.DB) error {
+		{"GetItem", false, func(ctx context.Context, db *storage.DB) error { _, err := db.GetItem(ctx, f.itemID); return err }},
+		{"ListItems", false, func(ctx context.Context, db *storage.DB) error {
 			_, err := db.ListItems(ctx, storage.ItemFilter{}, storage.Order{}, storage.PageArgs{})
 			return err
 		}},
-		{"CountItems", func(ctx context.Context, db *storage.DB) error {
+		{"CountItems", false, func(ctx context.Context, db *storage.DB) error {
 			_, err := db.CountItems(ctx, storage.ItemFilter{})
 			return err
 		}},
-		{"CreateItem", func(ctx context.Context, db *storage.DB) error {
-			_, err := db.CreateItem(ctx, storage.ItemInput{Name: "New", Price: 1, StoreID: storeID})
+		{"CreateItem", true, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.CreateItem(ctx, asAdmin, storage.ItemInput{Name: "New", Price: 1, StoreID: f.storeID})
 			return err
 		}},
-		{"UpdateItem", func(ctx context.Context, db *storage.DB) error {
-			_, err := db.UpdateItem(ctx, itemID, storage.ItemPatch{Price: ptr(2.5)})
+		{"UpdateItem", true, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.UpdateItem(ctx, asAdmin, f.itemID, storage.ItemPatch{Price: ptr(2.5)})
 			return err
 		}},
-		{"DeleteItem", func(ctx context.Context, db *storage.DB) error { return db.DeleteItem(ctx, itemID) }},
-		{"DeleteStore", func(ctx context.Context, db *storage.DB) error { return db.DeleteStore(ctx, storeID) }},
+		{"GetUser", false, func(ctx context.Context, db *storage.DB) error { _, err := db.GetUser(ctx, f.ann); return err }},
+		{"GetUserByEmail", false, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.GetUserByEmail(ctx, f.annEmail)
+			return err
+		}},
+		{"GetUsers", false, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.GetUsers(ctx, []int64{f.ann, f.bo})
+			return err
+		}},
+		{"ListUsers", false, func(ctx context.Context, db *storage.DB) error { _, err := db.ListUsers(ctx); return err }},
+		{"SessionState", false, func(ctx context.Context, db *storage.DB) error {
+			_, _, _, err := db.SessionState(ctx, f.annSession, time.Now())
+			return err
+		}},
+		{"CreateUser", true, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.CreateUser(ctx, "new"+uniqueName()+"@example.com", "phc")
+			return err
+		}},
+		{"SetUserRole", true, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.SetUserRole(ctx, asAdmin, f.ann, storage.RoleAdmin)
+			return err
+		}},
+		{"PromoteUser", true, func(ctx context.Context, db *storage.DB) error { _, err := db.PromoteUser(ctx, f.boEmail); return err }},
+		{"SetPasswordHash", true, func(ctx context.Context, db *storage.DB) error {
+			return db.SetPasswordHash(ctx, f.ann, "phc-"+uniqueName())
+		}},
+		{"CreateSession", true, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.CreateSession(ctx, f.ann, "new-"+uniqueName(), later)
+			return err
+		}},
+		{"RotateRefreshToken", true, func(ctx context.Context, db *storage.DB) error {
+			next := "ann-" + uniqueName()
+			_, err := db.RotateRefreshToken(ctx, *f.annRefresh, next, time.Now(), later)
+			if err == nil {
+				*f.annRefresh = next
+			}
+			return err
+		}},
+		{"RevokeSession", true, func(ctx context.Context, db *storage.DB) error { return db.RevokeSession(ctx, f.boSession) }},
+		{"RevokeUserSessions", true, func(ctx context.Context, db *storage.DB) error { return db.RevokeUserSessions(ctx, f.cy) }},
+		{"ChangePassword", true, func(ctx context.Context, db *storage.DB) error {
+			_, err := db.ChangePassword(ctx, f.ann, "phc-"+uniqueName(), "changed-"+uniqueName(), later)
+			return err
+		}},
+		// The first call writes the key; later ones only read it.
+		{"SigningKey", true, func(ctx context.Context, db *storage.DB) error { _, err := db.SigningKey(ctx); return err }},
+		{"DeleteItem", true, func(ctx context.Context, db *storage.DB) error { return db.DeleteItem(ctx, asAdmin, f.itemID) }},
+		{"DeleteStore", true, func(ctx context.Context, db *storage.DB) error { return db.DeleteStore(ctx, asAdmin, f.storeID) }},
 	}
 }
 
@@ -86,11 +158,10 @@ func TestPostgresOutageIsUnavailableAndRecoversWithoutReopening(t *testing.T) {
 	target.Host = proxy.addr
 	db := openMigrated(t, target.String())
 	ctx := context.Background()
-	st := mustStore(t, db, "Before")
-	it := mustItem(t, db, st.ID, "Thing", 1)
+	f := makeFixture(t, db)
 
 	proxy.down()
-	for _, op := range operations(st.ID, it.ID) {
+	for _, op := range operations(f) {
 		start := time.Now()
 		err := op.run(ctx, db)
 		if !errors.Is(err, storage.ErrUnavailable) {
@@ -105,7 +176,7 @@ func TestPostgresOutageIsUnavailableAndRecoversWithoutReopening(t *testing.T) {
 	}
 
 	proxy.up(t)
-	for _, op := range operations(st.ID, it.ID) {
+	for _, op := range operations(f) {
 		if err := op.run(ctx, db); err != nil {
 			t.Errorf("%s after the outage: %v", op.name, err)
 		}
@@ -136,11 +207,10 @@ func TestWriteBlockedByALockIsUnavailable(t *testing.T) {
 				url += "&application_name=sg-blocked-" + uniqueName()
 			}
 			db := openMigrated(t, url)
-			st := mustStore(t, db, "Shop")
-			it := mustItem(t, db, st.ID, "Thing", 1)
+			f := makeFixture(t, db)
 
 			release := holdWriteLock(t, url)
-			for _, op := range operations(st.ID, it.ID) {
+			for _, op := range operations(f) {
 				if !slices.Contains(tt.writes, op.name) {
 					continue
 				}
@@ -165,10 +235,10 @@ func TestWriteBlockedByALockIsUnavailable(t *testing.T) {
 			release()
 
 			// Nothing was written, and the pool is fine.
-			if got, err := db.GetItem(context.Background(), it.ID); err != nil || got.Price() != 1 {
+			if got, err := db.GetItem(context.Background(), f.itemID); err != nil || got.Price() != 1 {
 				t.Fatalf("item after the blocked writes = %+v (%v), want it unchanged", got, err)
 			}
-			if _, err := db.UpdateItem(context.Background(), it.ID, storage.ItemPatch{Name: ptr("After")}); err != nil {
+			if _, err := db.UpdateItem(context.Background(), asAdmin, f.itemID, storage.ItemPatch{Name: ptr("After")}); err != nil {
 				t.Fatalf("write after the lock is released: %v", err)
 			}
 		})
@@ -179,17 +249,17 @@ func TestSQLiteWriteQueuedBehindAnotherGivesUpWithItsContext(t *testing.T) {
 	// Writes of one process take turns in Go before they reach SQLite, so waiting for the
 	// turn ends with the caller's context, well before the 5 s busy timeout.
 	db := openMigrated(t, storagetest.NewSQLite(t))
-	st := mustStore(t, db, "Shop")
-	it := mustItem(t, db, st.ID, "Thing", 1)
+	f := makeFixture(t, db)
+	before := contents(t, db)
 
 	release := db.HoldWriteTurnForTest()
 	var wrote []string
-	for _, op := range operations(st.ID, it.ID) {
+	for _, op := range operations(f) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		start := time.Now()
 		err := op.run(ctx, db)
 		cancel()
-		if !op.isWrite() {
+		if !op.write {
 			if err != nil {
 				t.Errorf("%s: %v, want reads to pass a queued write", op.name, err)
 			}
@@ -205,16 +275,16 @@ func TestSQLiteWriteQueuedBehindAnotherGivesUpWithItsContext(t *testing.T) {
 	}
 	release()
 
-	if want := []string{"CreateStore", "UpdateStore", "CreateItem", "UpdateItem", "DeleteItem", "DeleteStore"}; !slices.Equal(wrote, want) {
+	want := []string{"CreateStore", "UpdateStore", "CreateItem", "UpdateItem", "CreateUser", "SetUserRole", "PromoteUser",
+		"SetPasswordHash", "CreateSession", "RotateRefreshToken", "RevokeSession", "RevokeUserSessions", "ChangePassword",
+		"SigningKey", "DeleteItem", "DeleteStore"}
+	if !slices.Equal(wrote, want) {
 		t.Fatalf("writes tried: %v, want %v", wrote, want)
 	}
-	if got, err := db.GetItem(context.Background(), it.ID); err != nil || got.Price() != 1 || got.Name != "Thing" {
-		t.Fatalf("item after the queued writes = %+v (%v), want it unchanged", got, err)
+	if got := contents(t, db); got != before {
+		t.Fatalf("after the queued writes the database holds\n%s\nwant it unchanged:\n%s", got, before)
 	}
-	if n, err := db.CountStores(context.Background(), storage.StoreFilter{}); err != nil || n != 1 {
-		t.Fatalf("stores after the queued writes: %d (%v), want 1", n, err)
-	}
-	if _, err := db.UpdateItem(context.Background(), it.ID, storage.ItemPatch{Name: ptr("After")}); err != nil {
+	if _, err := db.UpdateItem(context.Background(), asAdmin, f.itemID, storage.ItemPatch{Name: ptr("After")}); err != nil {
 		t.Fatalf("write after the turn is given back: %v", err)
 	}
 }

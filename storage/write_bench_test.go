@@ -15,18 +15,18 @@ func BenchmarkWrite(b *testing.B) {
 		b.Run(backend.Name, func(b *testing.B) {
 			ctx := context.Background()
 			db := openMigrated(b, backend.New(b))
-			st, err := db.CreateStore(ctx, "Bench")
+			st, err := db.CreateStore(ctx, asAdmin, "Bench")
 			if err != nil {
 				b.Fatal(err)
 			}
-			it, err := db.CreateItem(ctx, storage.ItemInput{Name: "Lamp", Price: 1, StoreID: st.ID})
+			it, err := db.CreateItem(ctx, asAdmin, storage.ItemInput{Name: "Lamp", Price: 1, StoreID: st.ID})
 			if err != nil {
 				b.Fatal(err)
 			}
 
 			b.Run("CreateItem", func(b *testing.B) {
 				for b.Loop() {
-					if _, err := db.CreateItem(ctx, storage.ItemInput{Name: "Lamp", Price: 1, StoreID: st.ID}); err != nil {
+					if _, err := db.CreateItem(ctx, asAdmin, storage.ItemInput{Name: "Lamp", Price: 1, StoreID: st.ID}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -35,7 +35,7 @@ func BenchmarkWrite(b *testing.B) {
 				price := 0.0
 				for b.Loop() {
 					price++
-					if _, err := db.UpdateItem(ctx, it.ID, storage.ItemPatch{Price: &price}); err != nil {
+					if _, err := db.UpdateItem(ctx, asAdmin, it.ID, storage.ItemPatch{Price: &price}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -43,7 +43,7 @@ func BenchmarkWrite(b *testing.B) {
 			b.Run("DeleteItem", func(b *testing.B) {
 				ids := make([]int64, b.N)
 				for i := range ids {
-					doomed, err := db.CreateItem(ctx, storage.ItemInput{Name: "Doomed", Price: 1, StoreID: st.ID})
+					doomed, err := db.CreateItem(ctx, asAdmin, storage.ItemInput{Name: "Doomed", Price: 1, StoreID: st.ID})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -51,7 +51,7 @@ func BenchmarkWrite(b *testing.B) {
 				}
 				b.ResetTimer()
 				for _, id := range ids {
-					if err := db.DeleteItem(ctx, id); err != nil {
+					if err := db.DeleteItem(ctx, asAdmin, id); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -73,6 +73,64 @@ func All(dialect string) []Migration {
 				}
 			},
 		},
+		{
+			Version: 20261201010000,
+			Name:    "create users and sessions",
+			Up: func(s *rel.Schema) {
+				s.CreateTable("users", func(t *rel.Table) {
+					t.BigID("id", rel.Primary(true))
+					t.String("email", rel.Limit(254), rel.Required(true))
+					// email_key is the lower-cased email: one account per address,
+					// whatever its case.
+					t.Text("email_key", rel.Required(true), binary)
+					t.Text("password_hash", rel.Required(true))
+					t.String("role", rel.Limit(16), rel.Required(true))
+					t.DateTime("created_at", rel.Required(true))
+					t.DateTime("updated_at", rel.Required(true))
+					t.Unique([]string{"email_key"})
+					t.Fragment("CHECK (role IN ('USER', 'ADMIN'))")
+				})
+				// Stores made before accounts existed have no owner (NULL): only admins may
+				// change them. SQLite adds no constraint to an existing table, but it does
+				// take a column's own REFERENCES clause when the column's default is NULL,
+				// so the foreign key is written into the column on both databases.
+				s.AddColumn("stores", "owner_id", rel.BigInt, rel.Options(`REFERENCES "users" ("id") ON DELETE SET NULL`))
+				s.CreateIndex("stores", "stores_owner_id_id", []string{"owner_id", "id"})
+				s.CreateTable("sessions", func(t *rel.Table) {
+					t.BigID("id", rel.Primary(true))
+					t.BigInt("user_id", rel.Required(true))
+					t.DateTime("created_at", rel.Required(true))
+					t.DateTime("expires_at", rel.Required(true))
+					t.DateTime("revoked_at")
+					t.ForeignKey("user_id", "users", "id", rel.OnDelete("CASCADE"))
+				})
+				s.CreateIndex("sessions", "sessions_user_id", []string{"user_id"})
+				s.CreateTable("refresh_tokens", func(t *rel.Table) {
+					// Only the token's SHA-256 is kept: the database never holds a usable token.
+					t.Text("hash", rel.Required(true))
+					t.BigInt("session_id", rel.Required(true))
+					t.DateTime("created_at", rel.Required(true))
+					t.DateTime("used_at")
+					t.PrimaryKey("hash")
+					t.ForeignKey("session_id", "sessions", "id", rel.OnDelete("CASCADE"))
+				})
+				// For the cascade from sessions, which Postgres would otherwise run as a scan.
+				s.CreateIndex("refresh_tokens", "refresh_tokens_session_id", []string{"session_id"})
+				s.CreateTable("settings", func(t *rel.Table) {
+					t.Text("name", rel.Required(true))
+					t.Text("value", rel.Required(true))
+					t.PrimaryKey("name")
+				})
+			},
+			Down: func(s *rel.Schema) {
+				s.DropTable("settings")
+				s.DropTable("refresh_tokens")
+				s.DropTable("sessions")
+				s.DropIndex("stores", "stores_owner_id_id")
+				s.DropColumn("stores", "owner_id")
+				s.DropTable("users")
+			},
+		},
 	}
 }
 
