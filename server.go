@@ -2,6 +2,7 @@
 //
 //	storegraph                     migrate, then serve on $PORT
 //	storegraph migrate up|down [--yes]|status
+//	storegraph users list|promote EMAIL
 //
 // Configuration comes from the environment; see the README.
 package main
@@ -18,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/config"
 	"github.com/storegraph/storegraph/storage"
 	"github.com/storegraph/storegraph/web"
@@ -47,8 +49,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return serve(ctx, cfg, log)
 	case args[0] == "migrate":
 		return migrate(ctx, cfg, log, args[1:], stdConsole())
+	case args[0] == "users":
+		return users(ctx, cfg, log, args[1:], os.Stdout)
 	default:
-		return errors.New("usage: storegraph [migrate up|down [--yes]|status]")
+		return errors.New("usage: storegraph [migrate up|down [--yes]|status | users list|promote EMAIL]")
 	}
 }
 
@@ -65,6 +69,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tokens, err := accessTokens(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	go pruneSessions(ctx, db, cfg.Auth.RefreshTokenTTL, log)
 
 	// Requests run under a context of their own: a signal does not cancel them, so that
 	// they may finish during the grace period, but the end of the grace period does.
@@ -72,7 +81,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer cancelRequests()
 	srv := &http.Server{
 		Addr:              ":" + cfg.Port,
-		Handler:           web.New(cfg, web.Deps{DB: db, Log: log}),
+		Handler:           web.New(cfg, web.Deps{DB: db, Log: log, Tokens: tokens}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      max(60*time.Second, cfg.RequestTimeout+10*time.Second), // time to answer once the request's context ends
@@ -111,6 +120,45 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// accessTokens signs with JWT_SECRET, or else with the key kept in the database, made by
+// the first process that needed it: every process on the database accepts the others'
+// tokens, and a restart signs nobody out.
+func accessTokens(ctx context.Context, cfg config.Config, db *storage.DB) (*auth.Tokens, error) {
+	key := cfg.Auth.JWTSecret
+	if len(key) == 0 {
+		var err error
+		if key, err = db.SigningKey(ctx); err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+	}
+	return auth.NewTokens(key, cfg.Auth.AccessTokenTTL)
+}
+
+// sessionPruneInterval is how often ended sessions and long-spent refresh tokens are
+// deleted, by every process: pruning is idempotent, and batches keep each write short.
+const sessionPruneInterval = time.Hour
+
+// pruneSessions deletes what sign-in no longer needs, at start and then every
+// sessionPruneInterval until ctx ends. A spent refresh token is kept for the refresh TTL, so
+// that its reuse within that time still ends its session.
+func pruneSessions(ctx context.Context, db *storage.DB, refreshTTL time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(sessionPruneInterval)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		if n, err := db.PruneSessions(ctx, now, now.Add(-refreshTTL)); err != nil && ctx.Err() == nil {
+			log.Warn("pruning sessions failed", "error", err.Error())
+		} else if n > 0 {
+			log.Info("pruned sessions", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // listen binds port on every interface, naming the port and the way out when it is taken.

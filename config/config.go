@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/graph"
 	"github.com/storegraph/storegraph/storage"
 )
@@ -26,6 +28,22 @@ type Config struct {
 	Pool            storage.Pool // DB_*; zero fields keep storage's defaults
 	Limits          Limits
 	CORS            CORS
+	Auth            Auth
+}
+
+// Auth is how users sign in and how hard the server makes guessing their passwords.
+type Auth struct {
+	// JWTSecret signs access tokens (JWT_SECRET, at least 32 bytes). Empty: a key generated
+	// once and kept in the database, shared by every process on it.
+	JWTSecret       []byte
+	AccessTokenTTL  time.Duration // ACCESS_TOKEN_TTL
+	RefreshTokenTTL time.Duration // REFRESH_TOKEN_TTL
+	// RatePerAddress and RatePerEmail bound register and login attempts per minute (and in
+	// a burst) per client address and per email; 0 turns a limit off.
+	RatePerAddress int
+	RatePerEmail   int
+	// HashConcurrency bounds the password hashes computed at once (19 MiB each).
+	HashConcurrency int
 }
 
 // Limits bound one GraphQL request: its body, then its document, then the room it takes
@@ -89,7 +107,44 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.CORS, err = loadCORS(env); err != nil {
 		return c, err
 	}
+	if c.Auth, err = loadAuth(env); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// loadAuth reads JWT_SECRET, the token lifetimes, the sign-in rate limits and
+// PASSWORD_HASH_CONCURRENCY.
+func loadAuth(env environment) (Auth, error) {
+	a := Auth{RatePerAddress: 20, RatePerEmail: 5, HashConcurrency: runtime.GOMAXPROCS(0)}
+	if s := env("JWT_SECRET"); s != "" {
+		if len(s) < auth.MinKeyBytes {
+			// The value itself is a secret: the message gives its length only.
+			return a, fmt.Errorf("JWT_SECRET must be at least %d bytes (it has %d)", auth.MinKeyBytes, len(s))
+		}
+		a.JWTSecret = []byte(s)
+	}
+	var err error
+	if a.AccessTokenTTL, err = env.duration("ACCESS_TOKEN_TTL", 15*time.Minute, "15m"); err != nil {
+		return a, err
+	}
+	if a.RefreshTokenTTL, err = env.duration("REFRESH_TOKEN_TTL", 30*24*time.Hour, "720h"); err != nil {
+		return a, err
+	}
+	for _, v := range []struct {
+		name string
+		dst  *int
+		min  int
+	}{
+		{"AUTH_RATE_PER_ADDRESS", &a.RatePerAddress, 0},
+		{"AUTH_RATE_PER_EMAIL", &a.RatePerEmail, 0},
+		{"PASSWORD_HASH_CONCURRENCY", &a.HashConcurrency, 1},
+	} {
+		if err := env.atLeast(v.name, v.dst, v.min); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
 }
 
 // loadLimits reads the MAX_* variables and ADMISSION_TIMEOUT; an unset one keeps its
@@ -112,15 +167,9 @@ func loadLimits(env environment) (Limits, error) {
 		{"MAX_PAGE_SIZE", &l.Document.PageSize, 1},
 		{"MAX_INFLIGHT_COST", &l.Admission.Budget, 0},
 	} {
-		s := env(v.name)
-		if s == "" {
-			continue
+		if err := env.atLeast(v.name, v.dst, v.min); err != nil {
+			return l, err
 		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < v.min {
-			return l, fmt.Errorf("%s=%q is not a whole number of at least %d", v.name, s, v.min)
-		}
-		*v.dst = n
 	}
 	var err error
 	l.Admission.Wait, err = env.duration("ADMISSION_TIMEOUT", l.Admission.Wait, "500ms")
@@ -178,6 +227,20 @@ func (env environment) duration(name string, fallback time.Duration, example str
 		return 0, fmt.Errorf("%s=%q is not a positive duration such as %s", name, v, example)
 	}
 	return d, nil
+}
+
+// atLeast reads a whole number of at least min into dst; unset leaves dst as it is.
+func (env environment) atLeast(name string, dst *int, min int) error {
+	s := env(name)
+	if s == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min {
+		return fmt.Errorf("%s=%q is not a whole number of at least %d", name, s, min)
+	}
+	*dst = n
+	return nil
 }
 
 func (env environment) or(name, fallback string) string {

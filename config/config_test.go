@@ -3,6 +3,7 @@ package config
 import (
 	"log/slog"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -60,8 +61,8 @@ func TestConfigDefaultsWithNothingSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Limits and CORS have tests of their own (TestLoadLimits, TestLoadCORS).
-	cfg.Limits, cfg.CORS = Limits{}, CORS{}
+	// Limits, CORS and Auth have tests of their own (TestLoadLimits, TestLoadCORS, TestLoadAuth).
+	cfg.Limits, cfg.CORS, cfg.Auth = Limits{}, CORS{}, Auth{}
 	// An empty DATABASE_URL is storage.DefaultDatabaseURL; a zero Pool keeps storage's sizes.
 	want := Config{Port: "8080", Introspection: true, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second, LogLevel: slog.LevelInfo}
 	if !reflect.DeepEqual(cfg, want) {
@@ -170,6 +171,45 @@ func TestLoadCORS(t *testing.T) {
 			}
 			if got := cfg.CORS; !slices.Equal(got.Origins, tt.want.Origins) || got.Credentials != tt.want.Credentials {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadAuth(t *testing.T) {
+	secret := "0123456789abcdef0123456789abcdef" // 32 bytes
+	defaults := Auth{AccessTokenTTL: 15 * time.Minute, RefreshTokenTTL: 720 * time.Hour,
+		RatePerAddress: 20, RatePerEmail: 5, HashConcurrency: runtime.GOMAXPROCS(0)}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    func(Auth) Auth
+		wantErr string
+	}{
+		{"defaults: a key from the database, 15m and 30 days, 20 and 5 tries a minute", nil,
+			func(a Auth) Auth { return a }, ""},
+		{"every variable set", map[string]string{
+			"JWT_SECRET": secret, "ACCESS_TOKEN_TTL": "5m", "REFRESH_TOKEN_TTL": "24h",
+			"AUTH_RATE_PER_ADDRESS": "0", "AUTH_RATE_PER_EMAIL": "3", "PASSWORD_HASH_CONCURRENCY": "1",
+		}, func(Auth) Auth {
+			return Auth{JWTSecret: []byte(secret), AccessTokenTTL: 5 * time.Minute, RefreshTokenTTL: 24 * time.Hour,
+				RatePerAddress: 0, RatePerEmail: 3, HashConcurrency: 1}
+		}, ""},
+		// The message names the length, never the value.
+		{"JWT_SECRET of 31 bytes", map[string]string{"JWT_SECRET": secret[1:]}, nil, "JWT_SECRET must be at least 32 bytes (it has 31)"},
+		{"ACCESS_TOKEN_TTL not a duration", map[string]string{"ACCESS_TOKEN_TTL": "15"}, nil, `ACCESS_TOKEN_TTL="15" is not a positive duration such as 15m`},
+		{"REFRESH_TOKEN_TTL of 0s", map[string]string{"REFRESH_TOKEN_TTL": "0s"}, nil, `REFRESH_TOKEN_TTL="0s" is not a positive duration such as 720h`},
+		{"AUTH_RATE_PER_EMAIL negative", map[string]string{"AUTH_RATE_PER_EMAIL": "-1"}, nil, `AUTH_RATE_PER_EMAIL="-1" is not a whole number of at least 0`},
+		{"PASSWORD_HASH_CONCURRENCY of 0", map[string]string{"PASSWORD_HASH_CONCURRENCY": "0"}, nil, `PASSWORD_HASH_CONCURRENCY="0" is not a whole number of at least 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(getenv(tt.env))
+			if !checkError(t, err, tt.wantErr) {
+				return
+			}
+			if want := tt.want(defaults); !reflect.DeepEqual(cfg.Auth, want) {
+				t.Fatalf("Auth = %+v\nwant   %+v", cfg.Auth, want)
 			}
 		})
 	}

@@ -72,7 +72,8 @@ func (s *server) PostOp(t testing.TB, query string, variables vars, operationNam
 	return s.send(t, req, query)
 }
 
-// postRequest is the JSON POST of a GraphQL request, for callers that add headers to it.
+// postRequest is the JSON POST of a GraphQL request, for callers that add headers to it;
+// it carries s's token, if any.
 func (s *server) postRequest(query string, variables vars, operationName string) (*http.Request, error) {
 	body := map[string]any{"query": query}
 	if variables != nil {
@@ -91,6 +92,9 @@ func (s *server) postRequest(query string, variables vars, operationName string)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if s.token != "" { // s.http would add it too; this is for requests sent another way
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	return req, nil
 }
 
@@ -317,6 +321,34 @@ func (s *server) Get(path string) (int, error) {
 		return status, nil // an answer came; its body does not matter
 	}
 	return 0, err
+}
+
+// The default user, whom startServer signs in as: every server of a database signs in as
+// this one user, who owns what the tests create.
+const (
+	defaultUserEmail    = "owner@e2e.test"
+	defaultUserPassword = "e2e-password-1"
+)
+
+// signInDefault registers the default user on s's database, or logs in when another server
+// (or an earlier run of s) has registered it, and returns the access token. s must be
+// anonymous.
+func signInDefault(t testing.TB, s *server) string {
+	t.Helper()
+	credentials := vars{"in": vars{"email": defaultUserEmail, "password": defaultUserPassword}}
+	r := s.Do(t, `mutation($in: RegisterInput!) { register(input: $in) { accessToken } }`, credentials)
+	mutation := "register"
+	if len(r.Errors) == 1 && r.Errors[0].Extensions.Code == "CONFLICT" {
+		r, mutation = s.Do(t, `mutation($in: LoginInput!) { login(input: $in) { accessToken } }`, credentials), "login"
+	}
+	r.mustOK(t)
+	var d map[string]struct{ AccessToken string }
+	r.decode(t, &d)
+	token := d[mutation].AccessToken
+	if token == "" {
+		t.Fatalf("%s as %s answered no access token: %s", mutation, defaultUserEmail, r.Body)
+	}
+	return token
 }
 
 // Selections and helpers shared by the tests.

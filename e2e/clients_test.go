@@ -42,7 +42,9 @@ func TestRealClients(t *testing.T) {
 	// One file at a time: the files share the server, and the machine has two cores.
 	cmd := exec.CommandContext(ctx, "node", "--test", "--test-concurrency=1", "--test-reporter=spec")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "STOREGRAPH_URL="+s.BaseURL, "CHROMIUM="+clientsChromium, "NO_COLOR=1")
+	// The clients write signed in as the default user, with the token startServer got: they
+	// send it as `Authorization: Bearer` (helpers.mjs).
+	cmd.Env = append(os.Environ(), "STOREGRAPH_URL="+s.BaseURL, "STOREGRAPH_TOKEN="+s.token, "CHROMIUM="+clientsChromium, "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test in %s:\n%s", dir, out)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 // what genqlient makes of the repository's schema and of the served /schema.graphql alike.
 // The module has a go.mod of its own (genqlient stays out of the server's dependencies), so
 // `./...` here does not reach it: this test vets it, builds its test binary once, and runs
-// that once per database with STOREGRAPH_URL set.
+// that once per database with STOREGRAPH_URL and STOREGRAPH_TOKEN set.
 func TestGenqlientClient(t *testing.T) {
 	t.Parallel()
 	dir, err := filepath.Abs("genqlient")
@@ -38,7 +38,8 @@ func TestGenqlientClient(t *testing.T) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, testBin, "-test.v", "-test.count=1")
 		cmd.Dir = dir // the tests read genqlient.yaml and generated.go from there
-		cmd.Env = append(os.Environ(), "STOREGRAPH_URL="+s.BaseURL)
+		// The client writes as the default user, with the token startServer got.
+		cmd.Env = append(os.Environ(), "STOREGRAPH_URL="+s.BaseURL, "STOREGRAPH_TOKEN="+s.token)
 		out, err := cmd.CombinedOutput()
 		t.Logf("e2e/genqlient tests on %s:\n%s", s.Backend, out)
 		if err != nil {

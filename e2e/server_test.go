@@ -141,14 +141,33 @@ type server struct {
 	Addr    string // 127.0.0.1:PORT
 	Pid     int
 
-	cmd     *exec.Cmd
-	stdout  *syncBuffer
-	stderr  *syncBuffer
-	exited  chan struct{}
-	waitErr error // valid once exited is closed
-	http    *http.Client
+	// token, when not empty, is sent as `Authorization: Bearer <token>` with every request
+	// of s.http, so of every helper of s; see withToken.
+	token string
 
+	*process                  // shared by the copies of withToken
+	transport *http.Transport // the connections, shared by the copies of withToken
+	http      *http.Client    // sends token over transport
+}
+
+// process is the running binary of a server.
+type process struct {
+	cmd      *exec.Cmd
+	stdout   *syncBuffer
+	stderr   *syncBuffer
+	exited   chan struct{}
+	waitErr  error // valid once exited is closed
 	stopOnce sync.Once
+}
+
+// withToken is s with requests that carry token as their bearer token, or none when token
+// is "": the same process and connections, so the copy is neither stopped nor cleaned up
+// (that stays with s).
+func (s *server) withToken(token string) *server {
+	c := *s
+	c.token = token
+	c.http = newHTTPClient(c.transport, token)
+	return &c
 }
 
 // serverOptions are the settings of startServerWith beyond backend and database.
@@ -161,11 +180,14 @@ type serverOptions struct {
 	// without requiring exit status 0: for tests that take the exit with Wait or Terminate,
 	// or that judge the server by their own assertions only.
 	noExitCheck bool
+	// anonymous skips the default sign-in: the server's requests carry no token.
+	anonymous bool
 }
 
-// startServer runs the binary on dbURL with a free port and waits until /healthz answers.
-// The server is stopped (and its exit code checked, see Stop) when t ends; its logs are
-// printed if t failed. env adds NAME=value settings.
+// startServer runs the binary on dbURL with a free port, waits until /healthz answers and
+// signs in as the default user (see signInDefault), who then owns the stores the test
+// creates. The server is stopped (and its exit code checked, see Stop) when t ends; its
+// logs are printed if t failed. env adds NAME=value settings.
 func startServer(t testing.TB, backend, dbURL string, env ...string) *server {
 	t.Helper()
 	return startServerWith(t, backend, dbURL, serverOptions{env: env})
@@ -188,7 +210,10 @@ func startServerWith(t testing.TB, backend, dbURL string, o serverOptions) *serv
 					t.Logf("%s server logs (stderr):\n%s", s.Backend, s.stderr)
 				}
 			})
-			return s
+			if o.anonymous {
+				return s
+			}
+			return s.withToken(signInDefault(t, s))
 		}
 		// Another process may take the port between freePort and the server's bind.
 		if attempt < 3 && strings.Contains(s.stderr.String(), "address already in use") {
@@ -206,11 +231,14 @@ func tryStartServer(t testing.TB, bin, backend, dbURL string, env []string) (*se
 		DBURL:   dbURL,
 		BaseURL: "http://127.0.0.1:" + port,
 		Addr:    "127.0.0.1:" + port,
-		stdout:  &syncBuffer{},
-		stderr:  &syncBuffer{},
-		exited:  make(chan struct{}),
-		http:    newHTTPClient(),
+		process: &process{
+			stdout: &syncBuffer{},
+			stderr: &syncBuffer{},
+			exited: make(chan struct{}),
+		},
+		transport: newTransport(),
 	}
+	s.http = newHTTPClient(s.transport, "")
 	s.cmd = exec.Command(bin)
 	s.cmd.Dir = t.TempDir() // the default SQLite file, if anything, lands here
 	s.cmd.Env = append(baseEnv(), "DATABASE_URL="+dbURL, "PORT="+port)
@@ -363,7 +391,8 @@ func baseEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "DATABASE_URL", "PORT", "GRAPHQL_INTROSPECTION", "SHUTDOWN_TIMEOUT", "LOG_LEVEL":
+		case "DATABASE_URL", "PORT", "GRAPHQL_INTROSPECTION", "SHUTDOWN_TIMEOUT", "LOG_LEVEL",
+			"JWT_SECRET", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "AUTH_RATE_PER_ADDRESS", "AUTH_RATE_PER_EMAIL", "PASSWORD_HASH_CONCURRENCY":
 			continue
 		}
 		env = append(env, kv)
@@ -383,14 +412,42 @@ func freePort(t testing.TB) string {
 	return port
 }
 
-// newHTTPClient has a bounded timeout and enough connections for the concurrency and load
-// tests.
-func newHTTPClient() *http.Client {
+// newTransport has enough connections for the concurrency and load tests.
+func newTransport() *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 128
 	tr.MaxConnsPerHost = 128
-	return &http.Client{Timeout: 60 * time.Second, Transport: tr}
+	return tr
 }
+
+// newHTTPClient has a bounded timeout and sends token, if not "", as the bearer token of
+// every request over tr.
+func newHTTPClient(tr *http.Transport, token string) *http.Client {
+	c := &http.Client{Timeout: 60 * time.Second, Transport: tr}
+	if token != "" {
+		c.Transport = bearerTransport{base: tr, token: token}
+	}
+	return c
+}
+
+// bearerTransport adds `Authorization: Bearer <token>` to the requests that do not set an
+// Authorization header themselves (a test's own, wrong or empty, header stays as it is).
+type bearerTransport struct {
+	base  *http.Transport
+	token string
+}
+
+func (b bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if _, set := req.Header["Authorization"]; set {
+		return b.base.RoundTrip(req)
+	}
+	req = req.Clone(req.Context()) // a RoundTripper must not change the caller's request
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	return b.base.RoundTrip(req)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the connections.
+func (b bearerTransport) CloseIdleConnections() { b.base.CloseIdleConnections() }
 
 // runBinary runs the server binary to completion with extra environment and arguments and
 // returns its stdout, stderr and exit code.

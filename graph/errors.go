@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/storage"
 )
 
@@ -33,7 +34,18 @@ const (
 	// CodeUnavailable says the database could not be reached or did not answer within the
 	// request timeout: nothing is wrong with the request, and it may succeed when retried.
 	CodeUnavailable = "UNAVAILABLE"
+	// CodeUnauthenticated asks for credentials: none where a user is needed, a failed
+	// sign-in, an unusable refresh token, or (with HTTP 401) an unusable access token.
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	// CodeForbidden refuses a signed-in user what only an owner or an admin may do.
+	CodeForbidden = "FORBIDDEN"
+	// CodeRateLimited refuses an attempt beyond the sign-in rate limits; extensions.retryAfter
+	// says in how many seconds to try again.
+	CodeRateLimited = "RATE_LIMITED"
 )
+
+// InvalidTokenMessage answers a request whose Authorization header is present but unusable.
+const InvalidTokenMessage = "The access token is invalid or expired; refresh it or sign in again."
 
 const unavailableMessage = "The service is temporarily unavailable; try again shortly."
 
@@ -48,9 +60,12 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 
 		var (
-			invalid  *storage.ValidationError
-			notFound *storage.NotFoundError
-			conflict *storage.ConflictError
+			invalid   *storage.ValidationError
+			notFound  *storage.NotFoundError
+			conflict  *storage.ConflictError
+			forbidden *storage.ForbiddenError
+			unauth    *unauthenticatedError
+			limited   *auth.RateLimitedError
 		)
 		switch {
 		case errors.As(err, &invalid):
@@ -67,6 +82,14 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, notFound.Error(), CodeNotFound, "field", notFound.Field)
 		case errors.As(err, &conflict):
 			return withCode(gqlErr, conflict.Message, CodeConflict)
+		case errors.As(err, &forbidden):
+			return withCode(gqlErr, forbidden.Message, CodeForbidden)
+		case errors.As(err, &unauth):
+			return withCode(gqlErr, unauth.message, CodeUnauthenticated)
+		case errors.As(err, &limited):
+			e := withCode(gqlErr, limited.Error(), CodeRateLimited)
+			e.Extensions["retryAfter"] = limited.Seconds()
+			return e
 		case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			// The request's context ended (REQUEST_TIMEOUT, shutdown, the client left) or the
 			// database is down: every field still waiting fails the same way, and one line

@@ -10,10 +10,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/storage"
 )
 
@@ -48,6 +50,24 @@ func TestErrorPresenterMapsEveryErrorToACode(t *testing.T) {
 			err:     &storage.ConflictError{Message: "A store with that name already exists."},
 			wantMsg: "A store with that name already exists.",
 			wantExt: map[string]any{"code": "CONFLICT"},
+		},
+		{
+			name:    "forbidden keeps its message",
+			err:     fmt.Errorf("update store 1: %w", &storage.ForbiddenError{Message: "Only the store's owner or an admin can change it."}),
+			wantMsg: "Only the store's owner or an admin can change it.",
+			wantExt: map[string]any{"code": "FORBIDDEN"},
+		},
+		{
+			name:    "anonymous where a user is needed",
+			err:     errSignIn,
+			wantMsg: "Sign in to do this.",
+			wantExt: map[string]any{"code": "UNAUTHENTICATED"},
+		},
+		{
+			name:    "rate limited says when to try again, in whole seconds",
+			err:     &auth.RateLimitedError{RetryAfter: 2500 * time.Millisecond},
+			wantMsg: "Too many attempts; try again in 3 seconds.",
+			wantExt: map[string]any{"code": "RATE_LIMITED", "retryAfter": 3},
 		},
 		{
 			name:    "database outage is unavailable and hides the driver's text",
@@ -155,7 +175,7 @@ func TestUnavailableIsLoggedOncePerRequest(t *testing.T) {
 }
 
 func TestEveryErrorOfAFieldCarriesItsPathAndLocation(t *testing.T) {
-	h := newTestHandler(t, Options{})
+	h := as(admin, newTestHandler(t, Options{}))
 	exchange{"", postJSON("", queryBody(`mutation {
   createItem(input: {name: "", price: -1, storeId: "x"}) { id }
 }`)), 200, jsonType, `{"errors":[` +

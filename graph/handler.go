@@ -28,6 +28,8 @@ type Options struct {
 	Limits Limits
 	// Admission bounds the operations executing at once.
 	Admission Admission
+	// Accounts is what register, login and the other session mutations need.
+	Accounts Accounts
 	// QueryCache keeps parsed and validated documents by query text; nil means a cache of
 	// queryCacheBytes.
 	QueryCache graphql.Cache[*ast.QueryDocument]
@@ -55,7 +57,7 @@ func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission
 	pageSize := cmp.Or(opts.Limits.PageSize, storage.MaxPageSize)
 	opts.Limits.PageSize = pageSize
 	srv := handler.New(NewExecutableSchema(Config{
-		Resolvers: &Resolver{DB: db, Log: log, MaxPageSize: pageSize},
+		Resolvers: &Resolver{DB: db, Log: log, MaxPageSize: pageSize, Accounts: opts.Accounts},
 	}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(httpTransport{maxBodyBytes: opts.MaxBodyBytes, admission: admit})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -16,6 +15,7 @@ import (
 const (
 	storeType = "Store"
 	itemType  = "Item"
+	userType  = "User"
 )
 
 // noRow is a row id that no row has (ids start at 1): what a global ID whose row id is too
@@ -31,8 +31,9 @@ func parseID(field, typeName, id string) (int64, error) {
 	case err != nil:
 		return 0, storage.Invalid(field, `Not a valid ID: expected a global ID such as "`+model.GlobalID(typeName, 7)+`".`)
 	case t != typeName:
+		// The article goes by sound, not spelling: "an Item", "a User".
 		article := "a"
-		if strings.ContainsRune("AEIOU", rune(typeName[0])) {
+		if typeName == itemType {
 			article = "an"
 		}
 		return 0, storage.Invalid(field, "Not "+article+" "+typeName+" ID.")
@@ -54,12 +55,16 @@ func getByID[T any](ctx context.Context, typeName, id string, get func(context.C
 }
 
 // deleteByID serves deleteStore and deleteItem, which answer with the deleted global ID.
-func deleteByID(ctx context.Context, typeName, id string, del func(context.Context, int64) error) (string, error) {
+func deleteByID(ctx context.Context, typeName, id string, del func(context.Context, storage.Actor, int64) error) (string, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return "", err
+	}
 	n, err := parseID("id", typeName, id)
 	if err != nil {
 		return "", err
 	}
-	if err := del(ctx, n); err != nil {
+	if err := del(ctx, a, n); err != nil {
 		return "", err
 	}
 	return model.GlobalID(typeName, n), nil
@@ -122,6 +127,7 @@ func (r *Resolver) nodeReaders() map[string]func(context.Context, []int64) (map[
 	return map[string]func(context.Context, []int64) (map[int64]model.Node, error){
 		storeType: asNodes(r.DB.GetStores),
 		itemType:  asNodes(r.DB.GetItems),
+		userType:  asNodes(r.DB.GetUsers),
 	}
 }
 

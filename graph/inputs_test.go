@@ -15,6 +15,20 @@ import (
 	"github.com/storegraph/storegraph/storage/storagetest"
 )
 
+func TestParseIDNamesTheExpectedTypeWithItsArticle(t *testing.T) {
+	for _, tt := range []struct{ typeName, other, want string }{
+		{storeType, itemType, "Not a Store ID."},
+		{itemType, storeType, "Not an Item ID."},
+		{userType, storeType, "Not a User ID."},
+	} {
+		_, err := parseID("id", tt.typeName, model.GlobalID(tt.other, 1))
+		var invalid *storage.ValidationError
+		if !errors.As(err, &invalid) || invalid.Fields[0].Message != tt.want {
+			t.Errorf("parseID of a %s ID as a %s: %v, want %q", tt.other, tt.typeName, err, tt.want)
+		}
+	}
+}
+
 func TestParseIDReadsGlobalIDsOfItsTypeAndRowsBeyondInt64AsNoRow(t *testing.T) {
 	const malformed = `Not a valid ID: expected a global ID such as "gid://storegraph/Store/7".`
 	for _, tt := range []struct {
@@ -55,17 +69,25 @@ func TestParseIDReadsGlobalIDsOfItsTypeAndRowsBeyondInt64AsNoRow(t *testing.T) {
 // GraphQL endpoint over it.
 type shop struct {
 	handler     http.Handler
-	alpha, beta string // store ids
+	alpha, beta string // store ids; alpha is owned by user, beta by nobody
 	item        string // a1's id
+	user        string
 }
 
 func newShop(t *testing.T, url string) shop {
 	t.Helper()
 	ctx := context.Background()
 	db := newTestDB(t, url)
+	owner, err := db.CreateUser(ctx, "owner@example.com", "not a real hash")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ids []int64
-	for _, name := range []string{"Alpha", "Beta"} {
-		s, err := db.CreateStore(ctx, name)
+	for _, store := range []struct {
+		name string
+		by   storage.Actor
+	}{{"Alpha", storage.Actor{UserID: owner.ID}}, {"Beta", adminActor}} {
+		s, err := db.CreateStore(ctx, store.by, store.name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,18 +95,19 @@ func newShop(t *testing.T, url string) shop {
 	}
 	var items []int64
 	for i := range 3 {
-		it, err := db.CreateItem(ctx, storage.ItemInput{Name: fmt.Sprintf("a%d", i+1), Price: 1, StoreID: ids[0]})
+		it, err := db.CreateItem(ctx, adminActor, storage.ItemInput{Name: fmt.Sprintf("a%d", i+1), Price: 1, StoreID: ids[0]})
 		if err != nil {
 			t.Fatal(err)
 		}
 		items = append(items, it.ID)
 	}
-	return shop{handler: NewHandler(db, discardLog(), Options{}), alpha: model.GlobalID(storeType, ids[0]), beta: model.GlobalID(storeType, ids[1]), item: model.GlobalID(itemType, items[0])}
+	return shop{handler: as(admin, NewHandler(db, discardLog(), Options{})), alpha: model.GlobalID(storeType, ids[0]), beta: model.GlobalID(storeType, ids[1]),
+		item: model.GlobalID(itemType, items[0]), user: model.GlobalID(userType, owner.ID)}
 }
 
-// fill replaces {alpha}, {beta} and {item} in s with the shop's ids.
+// fill replaces {alpha}, {beta}, {item} and {user} in s with the shop's ids.
 func (s shop) fill(text string) string {
-	return strings.NewReplacer("{alpha}", s.alpha, "{beta}", s.beta, "{item}", s.item).Replace(text)
+	return strings.NewReplacer("{alpha}", s.alpha, "{beta}", s.beta, "{item}", s.item, "{user}", s.user).Replace(text)
 }
 
 // notFoundBody is the response to `mutation { <field>(…) … }` when the input named by

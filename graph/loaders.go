@@ -23,6 +23,7 @@ type loaders struct {
 	db     *storage.DB
 	ready  sync.Once // the rest is made on first use: most requests never nest
 	stores *dataloadgen.Loader[int64, *storage.Store]
+	users  *dataloadgen.Loader[int64, *storage.User]
 
 	mu          sync.Mutex
 	storeGroups map[int64]*group // store id -> the store page it was listed in
@@ -33,8 +34,9 @@ type loaders struct {
 	done        map[groupKey]func() error // one sync.OnceValue per batched load
 }
 
-// group is the ids of the stores one page holds (or whose items it holds).
-type group struct{ storeIDs []int64 }
+// group is the ids of the stores one page holds (or whose items it holds), and of the
+// users who own the stores of a store page.
+type group struct{ storeIDs, ownerIDs []int64 }
 
 // groupKey names one batched load of a group: which field, with which arguments.
 type groupKey struct {
@@ -53,6 +55,7 @@ func newLoaders(db *storage.DB) *loaders {
 func (l *loaders) init() {
 	l.ready.Do(func() {
 		l.stores = dataloadgen.NewMappedLoader(l.db.GetStores, dataloadgen.WithWait(batchWait))
+		l.users = dataloadgen.NewMappedLoader(l.db.GetUsers, dataloadgen.WithWait(batchWait))
 		l.storeGroups = map[int64]*group{}
 		l.itemGroups = map[int64]*group{}
 		l.known = map[int64]bool{}
@@ -77,10 +80,15 @@ func loadersFor(ctx context.Context) *loaders {
 func (l *loaders) addStorePage(stores []*storage.Store) {
 	l.init()
 	g := &group{storeIDs: make([]int64, len(stores))}
+	owners := map[int64]bool{}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, s := range stores {
 		g.storeIDs[i] = s.ID
+		if s.OwnerID != nil && !owners[*s.OwnerID] {
+			owners[*s.OwnerID] = true
+			g.ownerIDs = append(g.ownerIDs, *s.OwnerID)
+		}
 		l.storeGroups[s.ID] = g
 		l.known[s.ID] = true
 		l.stores.Prime(s.ID, s)
@@ -157,6 +165,40 @@ func (l *loaders) store(ctx context.Context, it *storage.Item) (*storage.Store, 
 		return nil, &storage.NotFoundError{Resource: "Store"}
 	}
 	return s, err
+}
+
+// owner returns a store's owner, nil for a store without one (or whose owner is gone).
+func (l *loaders) owner(ctx context.Context, s *storage.Store) (*storage.User, error) {
+	if s.OwnerID == nil {
+		return nil, nil
+	}
+	l.init()
+	l.mu.Lock()
+	g := l.storeGroups[s.ID]
+	l.mu.Unlock()
+	if g != nil {
+		err := l.loadGroup(groupKey{field: "Store.owner", g: g}, func() error {
+			users, err := l.db.GetUsers(ctx, g.ownerIDs)
+			for id, u := range users {
+				l.users.Prime(id, u)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return l.user(ctx, *s.OwnerID)
+}
+
+// user returns the user with the given id, nil when there is none.
+func (l *loaders) user(ctx context.Context, id int64) (*storage.User, error) {
+	l.init()
+	u, err := l.users.Load(ctx, id)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return nil, nil
+	}
+	return u, err
 }
 
 // items returns one store's page of items.

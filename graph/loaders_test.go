@@ -28,19 +28,19 @@ func newCatalogue(t *testing.T, url string) *catalogue {
 	db := newTestDB(t, url)
 	c := &catalogue{handler: NewHandler(db, discardLog(), Options{})}
 	for i := range 50 {
-		s, err := db.CreateStore(ctx, fmt.Sprintf("Store %02d", i))
+		s, err := db.CreateStore(ctx, adminActor, fmt.Sprintf("Store %02d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.stores = append(c.stores, s)
 		for j := range 10 {
-			if _, err := db.CreateItem(ctx, storage.ItemInput{Name: fmt.Sprintf("Item %d-%d", i, j), Price: float64(j), StoreID: s.ID}); err != nil {
+			if _, err := db.CreateItem(ctx, adminActor, storage.ItemInput{Name: fmt.Sprintf("Item %d-%d", i, j), Price: float64(j), StoreID: s.ID}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	var err error
-	if c.empty, err = db.CreateStore(ctx, "Empty"); err != nil {
+	if c.empty, err = db.CreateStore(ctx, adminActor, "Empty"); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -19,7 +19,7 @@ func TestNodesFetchObjectsOfEveryTypeByGlobalIDInOneStatementPerType(t *testing.
 			// Store 1 and item 1 share a row id: their global IDs must not.
 			item2, item3 := model.GlobalID(itemType, 2), model.GlobalID(itemType, 3)
 			missingStore, missingItem := model.GlobalID(storeType, 987654321), model.GlobalID(itemType, 987654321)
-			const fields = `__typename id ... on Store { name } ... on Item { name store { name } }`
+			const fields = `__typename id ... on Store { name } ... on Item { name store { name } } ... on User { role }`
 			tests := []struct {
 				name, query    string
 				wantStatements int64
@@ -29,12 +29,17 @@ func TestNodesFetchObjectsOfEveryTypeByGlobalIDInOneStatementPerType(t *testing.
 					`{"node":{"__typename":"Store","id":"{alpha}","name":"Alpha"}}`},
 				{"an item and its store", `{ node(id: "{item}") { ` + fields + ` } }`, 2,
 					`{"node":{"__typename":"Item","id":"{item}","name":"a1","store":{"name":"Alpha"}}}`},
+				{"a user and the stores it owns", `{ node(id: "{user}") { __typename id ... on User { email role stores { nodes { name owner { id } } } } } }`, 3,
+					`{"node":{"__typename":"User","email":"owner@example.com","id":"{user}","role":"USER","stores":{"nodes":[{"name":"Alpha","owner":{"id":"{user}"}}]}}}`},
+				{"stores' owners in one statement, null for none", `{ stores { nodes { name owner { id } } } }`, 2,
+					`{"stores":{"nodes":[{"name":"Alpha","owner":{"id":"{user}"}},{"name":"Beta","owner":null}]}}`},
 				{"a missing row", `{ node(id: "` + missingStore + `") { id } }`, 1, `{"node":null}`},
 				{"a type that does not exist", `{ node(id: "gid://storegraph/Shelf/1") { id } }`, 0, `{"node":null}`},
-				{"mixed types in their order, null where missing", `{ nodes(ids: ["{item}", "{alpha}", "` + missingItem + `", "` + item2 + `", "{beta}", "` + item3 + `", "` + missingStore + `"]) { ` + fields + ` } }`, 3,
+				{"mixed types in their order, null where missing", `{ nodes(ids: ["{item}", "{alpha}", "` + missingItem + `", "` + item2 + `", "{user}", "{beta}", "` + item3 + `", "` + missingStore + `"]) { ` + fields + ` } }`, 4,
 					`{"nodes":[{"__typename":"Item","id":"{item}","name":"a1","store":{"name":"Alpha"}},` +
 						`{"__typename":"Store","id":"{alpha}","name":"Alpha"},null,` +
 						`{"__typename":"Item","id":"` + item2 + `","name":"a2","store":{"name":"Alpha"}},` +
+						`{"__typename":"User","id":"{user}","role":"USER"},` +
 						`{"__typename":"Store","id":"{beta}","name":"Beta"},` +
 						`{"__typename":"Item","id":"` + item3 + `","name":"a3","store":{"name":"Alpha"}},null]}`},
 				{"no ids", `{ nodes(ids: []) { id } }`, 0, `{"nodes":[]}`},

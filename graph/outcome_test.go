@@ -11,7 +11,7 @@ import (
 )
 
 func TestRequestInfoRecordsOperationAndErrorCodes(t *testing.T) {
-	h := newTestHandler(t, Options{MaxBodyBytes: 1 << 20})
+	h := as(admin, newTestHandler(t, Options{MaxBodyBytes: 1 << 20}))
 
 	tests := []struct {
 		name        string

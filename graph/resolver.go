@@ -11,10 +11,12 @@ import (
 	"github.com/storegraph/storegraph/storage"
 )
 
-// Resolver holds what the resolvers need: the database, a logger for internal errors and
-// the largest page a connection may ask for (zero: storage.MaxPageSize).
+// Resolver holds what the resolvers need: the database, a logger for internal errors, the
+// largest page a connection may ask for (zero: storage.MaxPageSize) and what signing in
+// needs.
 type Resolver struct {
 	DB          *storage.DB
 	Log         *slog.Logger
 	MaxPageSize int
+	Accounts    Accounts
 }

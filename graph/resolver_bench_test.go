@@ -25,17 +25,17 @@ func benchmarkResolverPath(b *testing.B, url string) {
 	ctx := context.Background()
 	db := newTestDB(b, url)
 	for i := range 20 {
-		s, err := db.CreateStore(ctx, fmt.Sprintf("Store %d", i))
+		s, err := db.CreateStore(ctx, adminActor, fmt.Sprintf("Store %d", i))
 		if err != nil {
 			b.Fatal(err)
 		}
 		for j := range 20 {
-			if _, err := db.CreateItem(ctx, storage.ItemInput{Name: fmt.Sprintf("Item %d", j), Price: 1.5, StoreID: s.ID}); err != nil {
+			if _, err := db.CreateItem(ctx, adminActor, storage.ItemInput{Name: fmt.Sprintf("Item %d", j), Price: 1.5, StoreID: s.ID}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	h := NewHandler(db, discardLog(), Options{Introspection: true}) // as served by default
+	h := as(admin, NewHandler(db, discardLog(), Options{Introspection: true})) // as served by default, signed in
 
 	for _, bc := range []struct{ name, query string }{
 		{"point", `{ item(id: "gid://storegraph/Item/7") { name price } }`},

@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/graph/model"
 	"github.com/storegraph/storegraph/storage"
 )
@@ -27,16 +28,24 @@ func (r *itemConnectionResolver) TotalCount(ctx context.Context, obj *model.Item
 
 // CreateStore is the resolver for the createStore field.
 func (r *mutationResolver) CreateStore(ctx context.Context, input model.CreateStoreInput) (*storage.Store, error) {
-	return r.DB.CreateStore(ctx, input.Name)
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.DB.CreateStore(ctx, a, input.Name)
 }
 
 // UpdateStore is the resolver for the updateStore field.
 func (r *mutationResolver) UpdateStore(ctx context.Context, id string, input model.UpdateStoreInput) (*storage.Store, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	storeID, err := parseID("id", storeType, id)
 	if err != nil {
 		return nil, err
 	}
-	return r.DB.UpdateStore(ctx, storeID, input.Name)
+	return r.DB.UpdateStore(ctx, a, storeID, input.Name)
 }
 
 // DeleteStore is the resolver for the deleteStore field.
@@ -46,17 +55,25 @@ func (r *mutationResolver) DeleteStore(ctx context.Context, id string) (string, 
 
 // CreateItem is the resolver for the createItem field.
 func (r *mutationResolver) CreateItem(ctx context.Context, input model.CreateItemInput) (*storage.Item, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	in := storage.ItemInput{Name: input.Name, Price: input.Price}
 	storeID, err := parseID("storeId", storeType, input.StoreID)
 	if err != nil {
 		return nil, storage.JoinValidation(in.Validate(), err)
 	}
 	in.StoreID = storeID
-	return r.DB.CreateItem(ctx, in)
+	return r.DB.CreateItem(ctx, a, in)
 }
 
 // UpdateItem is the resolver for the updateItem field.
 func (r *mutationResolver) UpdateItem(ctx context.Context, id string, input model.UpdateItemInput) (*storage.Item, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	itemID, idErr := parseID("id", itemType, id)
 	storeID, storeErr := optionalID("storeId", storeType, input.StoreID)
 	patch := storage.ItemPatch{Name: input.Name.Value(), Price: input.Price.Value(), StoreID: storeID}
@@ -64,12 +81,59 @@ func (r *mutationResolver) UpdateItem(ctx context.Context, id string, input mode
 		notNull("storeId", input.StoreID), storeErr, patch.Validate()); err != nil {
 		return nil, err
 	}
-	return r.DB.UpdateItem(ctx, itemID, patch)
+	return r.DB.UpdateItem(ctx, a, itemID, patch)
 }
 
 // DeleteItem is the resolver for the deleteItem field.
 func (r *mutationResolver) DeleteItem(ctx context.Context, id string) (string, error) {
 	return deleteByID(ctx, itemType, id, r.DB.DeleteItem)
+}
+
+// Register is the resolver for the register field.
+func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.Session, error) {
+	return r.register(ctx, input)
+}
+
+// Login is the resolver for the login field.
+func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.Session, error) {
+	return r.login(ctx, input)
+}
+
+// RefreshSession is the resolver for the refreshSession field.
+func (r *mutationResolver) RefreshSession(ctx context.Context, refreshToken string) (*model.Session, error) {
+	return r.refreshSession(ctx, refreshToken)
+}
+
+// Logout is the resolver for the logout field.
+func (r *mutationResolver) Logout(ctx context.Context, allSessions bool) (bool, error) {
+	return r.logout(ctx, allSessions)
+}
+
+// ChangePassword is the resolver for the changePassword field.
+func (r *mutationResolver) ChangePassword(ctx context.Context, input model.ChangePasswordInput) (*model.Session, error) {
+	return r.changePassword(ctx, input)
+}
+
+// SetUserRole is the resolver for the setUserRole field.
+func (r *mutationResolver) SetUserRole(ctx context.Context, userID string, role model.Role) (*storage.User, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseID("userId", userType, userID)
+	if err != nil {
+		return nil, err
+	}
+	return r.DB.SetUserRole(ctx, a, id, storage.Role(role))
+}
+
+// Me is the resolver for the me field.
+func (r *queryResolver) Me(ctx context.Context) (*storage.User, error) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return nil, nil
+	}
+	return loadersFor(ctx).user(ctx, p.UserID)
 }
 
 // Node is the resolver for the node field.
@@ -121,6 +185,11 @@ func (r *queryResolver) Items(ctx context.Context, first *int, after *string, la
 	return &model.ItemConnection{Page: page, Filter: f}, nil
 }
 
+// Owner is the resolver for the owner field.
+func (r *storeResolver) Owner(ctx context.Context, obj *storage.Store) (*storage.User, error) {
+	return loadersFor(ctx).owner(ctx, obj)
+}
+
 // Items is the resolver for the items field.
 func (r *storeResolver) Items(ctx context.Context, obj *storage.Store, first *int, after *string, last *int, before *string, filter *model.ItemFilter, orderBy *model.ItemOrder) (*model.ItemConnection, error) {
 	f, err := itemFilter(filter)
@@ -147,6 +216,26 @@ func (r *storeConnectionResolver) TotalCount(ctx context.Context, obj *model.Sto
 	return r.DB.CountStores(ctx, obj.Filter)
 }
 
+// Email is the resolver for the email field.
+func (r *userResolver) Email(ctx context.Context, obj *storage.User) (string, error) {
+	return email(ctx, obj)
+}
+
+// Role is the resolver for the role field.
+func (r *userResolver) Role(ctx context.Context, obj *storage.User) (model.Role, error) {
+	return model.Role(obj.Role), nil
+}
+
+// Stores is the resolver for the stores field.
+func (r *userResolver) Stores(ctx context.Context, obj *storage.User, first *int, after *string, last *int, before *string) (*model.StoreConnection, error) {
+	page, err := r.DB.ListStores(ctx, storage.StoreFilter{OwnerID: &obj.ID}, storage.Order{}, r.pageArgs(ctx, first, after, last, before))
+	if err != nil {
+		return nil, err
+	}
+	loadersFor(ctx).addStorePage(page.Rows)
+	return &model.StoreConnection{Page: page, Filter: storage.StoreFilter{OwnerID: &obj.ID}}, nil
+}
+
 // Item returns ItemResolver implementation.
 func (r *Resolver) Item() ItemResolver { return &itemResolver{r} }
 
@@ -165,6 +254,9 @@ func (r *Resolver) Store() StoreResolver { return &storeResolver{r} }
 // StoreConnection returns StoreConnectionResolver implementation.
 func (r *Resolver) StoreConnection() StoreConnectionResolver { return &storeConnectionResolver{r} }
 
+// User returns UserResolver implementation.
+func (r *Resolver) User() UserResolver { return &userResolver{r} }
+
 type (
 	itemResolver            struct{ *Resolver }
 	itemConnectionResolver  struct{ *Resolver }
@@ -172,4 +264,5 @@ type (
 	queryResolver           struct{ *Resolver }
 	storeResolver           struct{ *Resolver }
 	storeConnectionResolver struct{ *Resolver }
+	userResolver            struct{ *Resolver }
 )

@@ -44,7 +44,7 @@ func withCORS(p config.CORS, next http.Handler) http.Handler {
 			return
 		}
 		h.Set("Access-Control-Allow-Methods", "GET, POST")
-		h.Set("Access-Control-Allow-Headers", "Accept, Content-Type")
+		h.Set("Access-Control-Allow-Headers", "Accept, Authorization, Content-Type")
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 	})

@@ -17,10 +17,11 @@ import (
 func TestRequestTimeoutEndsBlockedDatabaseWorkWithUnavailable(t *testing.T) {
 	databaseURL := storagetest.NewPostgres(t)
 	h, logs := testHandler(t, databaseURL, config.Config{RequestTimeout: 300 * time.Millisecond})
+	token := register(t, h, "blocked@example.com")
 	lockTables(t, databaseURL)
 
 	start := time.Now()
-	rec := postGraphQL(h, `{"query":"mutation { createStore(input: {name: \"Blocked\"}) { id } }"}`, "X-Request-ID", "slow-1")
+	rec := postGraphQL(h, `{"query":"mutation { createStore(input: {name: \"Blocked\"}) { id } }"}`, "X-Request-ID", "slow-1", "Authorization", "Bearer "+token)
 	elapsed := time.Since(start)
 
 	want := `{"errors":[{"message":"The service is temporarily unavailable; try again shortly.","path":["createStore"],"locations":[{"line":1,"column":12}],"extensions":{"code":"UNAVAILABLE"}}],"data":null}`
@@ -47,6 +48,7 @@ func TestClientDisconnectCancelsDatabaseWork(t *testing.T) {
 	q.Set("application_name", appName)
 	u.RawQuery = q.Encode()
 	h, _ := testHandler(t, u.String(), config.Config{})
+	token := register(t, h, "leaving@example.com")
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	admin := lockTables(t, u.String())
@@ -64,6 +66,7 @@ func TestClientDisconnectCancelsDatabaseWork(t *testing.T) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/graphql",
 			strings.NewReader(`{"query":"mutation { createStore(input: {name: \"Abandoned\"}) { id } }"}`))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()

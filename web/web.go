@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/config"
 	"github.com/storegraph/storegraph/graph"
 	"github.com/storegraph/storegraph/graph/playground"
@@ -19,20 +20,40 @@ import (
 type Deps struct {
 	DB  *storage.DB
 	Log *slog.Logger // wrapped in LogHandler, so that its lines carry the request's ID
+	// Tokens signs and checks access tokens, with the key every process on DB shares.
+	Tokens *auth.Tokens
 }
+
+// Sign-in state bounds: a revoked session's tokens are refused within sessionCacheTTL on
+// every process; the limiters and the cache hold at most this many keys each.
+const (
+	sessionCacheTTL  = time.Second
+	sessionCacheKeys = 100_000
+	rateLimitKeys    = 100_000
+)
 
 // New is the server's HTTP handler: every endpoint, inside the per-request middleware
 // (request ID, access log and metrics, panic recovery).
 func New(cfg config.Config, deps Deps) http.Handler {
 	db, log := deps.DB, deps.Log
 	m := newMetrics(db)
+	sessions := auth.NewSessionCache(sessionCacheTTL, sessionCacheKeys, sessionLookup(db, time.Now))
+	signIn := bearer{tokens: deps.Tokens, sessions: sessions, log: log, now: time.Now}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", withCORS(cfg.CORS, withTimeout(cfg.RequestTimeout, graph.NewHandler(db, log, graph.Options{
+	mux.Handle("/graphql", withCORS(cfg.CORS, withTimeout(cfg.RequestTimeout, signIn.wrap(graph.NewHandler(db, log, graph.Options{
 		Introspection: cfg.Introspection,
 		MaxBodyBytes:  int64(cfg.Limits.BodyBytes),
 		Limits:        cfg.Limits.Document,
 		Admission:     cfg.Limits.Admission,
-	}))))
+		Accounts: graph.Accounts{
+			Hasher:     auth.NewHasher(auth.DefaultParams, cfg.Auth.HashConcurrency),
+			Tokens:     deps.Tokens,
+			RefreshTTL: cfg.Auth.RefreshTokenTTL,
+			ByAddress:  auth.NewLimiter(cfg.Auth.RatePerAddress, cfg.Auth.RatePerAddress, rateLimitKeys),
+			ByEmail:    auth.NewLimiter(cfg.Auth.RatePerEmail, cfg.Auth.RatePerEmail, rateLimitKeys),
+			Sessions:   sessions,
+		},
+	})))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

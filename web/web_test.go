@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/config"
 	"github.com/storegraph/storegraph/storage"
 )
@@ -36,8 +37,18 @@ func testHandler(t testing.TB, databaseURL string, cfg config.Config) (http.Hand
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10e9
 	}
-	return New(cfg, Deps{DB: db, Log: log}), logs
+	if cfg.Auth.RefreshTokenTTL == 0 {
+		cfg.Auth.RefreshTokenTTL = time.Hour
+	}
+	tokens, err := auth.NewTokens(testKey, 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(cfg, Deps{DB: db, Log: log, Tokens: tokens}), logs
 }
+
+// testKey signs the access tokens of testHandler's handlers.
+var testKey = []byte("web-test-key-web-test-key-web-32")
 
 // postGraphQL sends one GraphQL request through h.
 func postGraphQL(h http.Handler, body string, header ...string) *httptest.ResponseRecorder {

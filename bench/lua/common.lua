@@ -1,12 +1,21 @@
 -- common.lua: shared by the scenario scripts (they load it with dofile from their own
--- directory). It sets up a JSON POST, prints the machine-readable summary line that
--- bench/run parses, and, when BENCH_CAPTURE names a file, writes the first response's
--- status and body there and stops (bench/run's correctness check before the measurements).
+-- directory). It sets up a JSON POST, signed in when BENCH_TOKEN holds an access token,
+-- prints the machine-readable summary line that bench/run parses, and, when BENCH_CAPTURE
+-- names a file, writes the first response's status and body there and stops (bench/run's
+-- correctness check before the measurements).
 local M = {}
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json"
+
+-- The bench user's access token, from bench/run (the login mutation's accessToken): every
+-- request carries it, as a signed-in client's do. Unset or empty: anonymous requests.
+local token = os.getenv("BENCH_TOKEN")
+M.signed_in = token ~= nil and token ~= ""
+if M.signed_in then
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
 
 -- body builds the JSON request body for a GraphQL query and its variables. Variables
 -- are {name, value} pairs of strings; the values used here never need escaping beyond

@@ -1,6 +1,7 @@
 -- point.lua: item(id:) with its name and price, for item rows drawn uniformly at random from
--- [LO, HI] (the small stores' items), sent as their global IDs (gid://storegraph/Item/N).
---   wrk -s point.lua URL -- LO HI
+-- [LO, HI] (the small stores' items), sent as their global IDs (gid://storegraph/Item/N);
+-- anonymous, or signed in with BENCH_TOKEN (the point-auth scenario; see common.lua).
+--   [BENCH_TOKEN=…] wrk -s point.lua URL -- LO HI
 local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
 
 local query = "query($id: ID!) { item(id: $id) { name price } }"

@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApolloClient, HttpLink, InMemoryCache, gql as apolloGql } from '@apollo/client/core/index.js';
 import { relayStylePagination } from '@apollo/client/utilities/index.js';
-import { endpoint, errorCases, itemNames, seedStore, unique } from './helpers.mjs';
+import { authHeaders, endpoint, errorCases, itemNames, seedStore, unique } from './helpers.mjs';
 
 const newClient = () => new ApolloClient({
-  link: new HttpLink({ uri: endpoint }),
+  link: new HttpLink({ uri: endpoint, headers: authHeaders }),
   cache: new InMemoryCache({
     typePolicies: {
       Query: { fields: { stores: relayStylePagination(['filter', 'orderBy']), items: relayStylePagination(['filter', 'orderBy']) } },

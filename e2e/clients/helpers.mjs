@@ -9,6 +9,14 @@ if (!baseURL) {
 }
 export const endpoint = `${baseURL}/graphql`;
 
+/** An access token of the user the tests sign in as (set by e2e/clients_test.go): writes need one. */
+const token = process.env.STOREGRAPH_TOKEN;
+if (!token) {
+  throw new Error('STOREGRAPH_TOKEN is not set: run these tests through `go test ./e2e/` or scripts/test');
+}
+/** The header that signs a request in, as a client sends it once its user has logged in. */
+export const authHeaders = { authorization: `Bearer ${token}` };
+
 /** e2e/out/, where tests leave screenshots and generated code (gitignored). */
 export function outDir(...parts) {
   const dir = fileURLToPath(new URL(['../out', ...parts].join('/') + '/', import.meta.url));
@@ -21,11 +29,11 @@ export function unique(prefix) {
   return `${prefix} ${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** POSTs a GraphQL request and returns the decoded body; throws on errors. */
+/** POSTs a GraphQL request, signed in, and returns the decoded body; throws on errors. */
 export async function gql(query, variables) {
   const res = await fetch(endpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...authHeaders },
     body: JSON.stringify({ query, variables }),
   });
   const body = await res.json();

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import relayRuntime from 'relay-runtime';
-import { baseURL, endpoint, gql, outDir, unique } from './helpers.mjs';
+import { authHeaders, baseURL, endpoint, gql, outDir, unique } from './helpers.mjs';
 
 const {
   ConnectionHandler, Environment, Network, RecordSource, Store,
@@ -51,12 +51,12 @@ async function compileRelayApp() {
   return (name) => requireArtifact(`./${name}.graphql.js`);
 }
 
-/** A Relay environment whose network is a plain POST to the server; any GraphQL error fails. */
+/** A Relay environment whose network is a plain POST to the server, signed in; any GraphQL error fails. */
 function newEnvironment() {
   const network = Network.create(async (params, variables) => {
     const res = await fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...authHeaders },
       body: JSON.stringify({ query: params.text, operationName: params.name, variables }),
     });
     const body = await res.json();

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, cacheExchange, fetchExchange, gql as urqlGql } from '@urql/core';
-import { endpoint, errorCases, gql, itemNames, seedStore, unique } from './helpers.mjs';
+import { authHeaders, endpoint, errorCases, gql, itemNames, seedStore, unique } from './helpers.mjs';
 
-const newClient = () => new Client({ url: endpoint, exchanges: [cacheExchange, fetchExchange] });
+const newClient = () => new Client({ url: endpoint, fetchOptions: { headers: authHeaders }, exchanges: [cacheExchange, fetchExchange] });
 
 const STORES = urqlGql`
   query Stores($first: Int, $after: String, $filter: StoreFilter) {

@@ -117,7 +117,7 @@ func (v *CreateItemInput) GetStoreId() string { return v.StoreId }
 
 // CreateItemResponse is returned by CreateItem on success.
 type CreateItemResponse struct {
-	// Create an item. Errors: BAD_USER_INPUT, NOT_FOUND if the store does not exist.
+	// Create an item in a store. Needs the store's owner or an admin. Errors: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND if the store does not exist.
 	CreateItem CreateItemCreateItem `json:"createItem"`
 }
 
@@ -208,7 +208,7 @@ func (v *CreateStoreInput) GetName() string { return v.Name }
 
 // CreateStoreResponse is returned by CreateStore on success.
 type CreateStoreResponse struct {
-	// Create a store. Errors: BAD_USER_INPUT (field `name`), CONFLICT if the name is taken.
+	// Create a store owned by the signed-in user. Errors: UNAUTHENTICATED, BAD_USER_INPUT (field `name`), CONFLICT if the name is taken.
 	CreateStore CreateStoreCreateStore `json:"createStore"`
 }
 
@@ -217,7 +217,7 @@ func (v *CreateStoreResponse) GetCreateStore() CreateStoreCreateStore { return v
 
 // DeleteItemResponse is returned by DeleteItem on success.
 type DeleteItemResponse struct {
-	// Delete an item; returns the deleted item's global ID. Errors: NOT_FOUND.
+	// Delete an item; returns the deleted item's global ID. Needs rights on its store. Errors: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
 	DeleteItem string `json:"deleteItem"`
 }
 
@@ -226,7 +226,7 @@ func (v *DeleteItemResponse) GetDeleteItem() string { return v.DeleteItem }
 
 // DeleteStoreResponse is returned by DeleteStore on success.
 type DeleteStoreResponse struct {
-	// Delete a store and all its items; returns the deleted store's global ID. Errors: NOT_FOUND.
+	// Delete a store and all its items; returns the deleted store's global ID. Needs its owner or an admin. Errors: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
 	DeleteStore string `json:"deleteStore"`
 }
 
@@ -548,6 +548,7 @@ func (v *ListStoresStoresStoreConnectionPageInfo) GetEndCursor() string { return
 // NodeNode is implemented by the following types:
 // NodeNodeItem
 // NodeNodeStore
+// NodeNodeUser
 // The GraphQL type's documentation follows.
 //
 // An object with a global identity (Relay's Global Object Identification): its `id` is unique
@@ -565,6 +566,7 @@ type NodeNode interface {
 
 func (v *NodeNodeItem) implementsGraphQLInterfaceNodeNode()  {}
 func (v *NodeNodeStore) implementsGraphQLInterfaceNodeNode() {}
+func (v *NodeNodeUser) implementsGraphQLInterfaceNodeNode()  {}
 
 func __unmarshalNodeNode(b []byte, v *NodeNode) error {
 	if string(b) == "null" {
@@ -585,6 +587,9 @@ func __unmarshalNodeNode(b []byte, v *NodeNode) error {
 		return json.Unmarshal(b, *v)
 	case "Store":
 		*v = new(NodeNodeStore)
+		return json.Unmarshal(b, *v)
+	case "User":
+		*v = new(NodeNodeUser)
 		return json.Unmarshal(b, *v)
 	case "":
 		return fmt.Errorf(
@@ -613,6 +618,14 @@ func __marshalNodeNode(v *NodeNode) ([]byte, error) {
 		result := struct {
 			TypeName string `json:"__typename"`
 			*NodeNodeStore
+		}{typename, v}
+		return json.Marshal(result)
+	case *NodeNodeUser:
+		typename = "User"
+
+		result := struct {
+			TypeName string `json:"__typename"`
+			*NodeNodeUser
 		}{typename, v}
 		return json.Marshal(result)
 	case nil:
@@ -686,6 +699,22 @@ func (v *NodeNodeStore) GetId() string { return v.Id }
 
 // GetName returns NodeNodeStore.Name, and is useful for accessing the field via an interface.
 func (v *NodeNodeStore) GetName() string { return v.Name }
+
+// NodeNodeUser includes the requested fields of the GraphQL type User.
+// The GraphQL type's documentation follows.
+//
+// An account. Stores it owns are public, like the rest of the catalogue; its email is not.
+type NodeNodeUser struct {
+	Typename string `json:"__typename"`
+	// The object's global ID, e.g. "gid://storegraph/Store/7": unique across types, stable across restarts, releases and databases. Treat it as opaque.
+	Id string `json:"id"`
+}
+
+// GetTypename returns NodeNodeUser.Typename, and is useful for accessing the field via an interface.
+func (v *NodeNodeUser) GetTypename() string { return v.Typename }
+
+// GetId returns NodeNodeUser.Id, and is useful for accessing the field via an interface.
+func (v *NodeNodeUser) GetId() string { return v.Id }
 
 // NodeResponse is returned by Node on success.
 type NodeResponse struct {
@@ -785,6 +814,7 @@ func (v *NodesNodesItem) GetName() string { return v.Name }
 // NodesNodesNode is implemented by the following types:
 // NodesNodesItem
 // NodesNodesStore
+// NodesNodesUser
 // The GraphQL type's documentation follows.
 //
 // An object with a global identity (Relay's Global Object Identification): its `id` is unique
@@ -802,6 +832,7 @@ type NodesNodesNode interface {
 
 func (v *NodesNodesItem) implementsGraphQLInterfaceNodesNodesNode()  {}
 func (v *NodesNodesStore) implementsGraphQLInterfaceNodesNodesNode() {}
+func (v *NodesNodesUser) implementsGraphQLInterfaceNodesNodesNode()  {}
 
 func __unmarshalNodesNodesNode(b []byte, v *NodesNodesNode) error {
 	if string(b) == "null" {
@@ -822,6 +853,9 @@ func __unmarshalNodesNodesNode(b []byte, v *NodesNodesNode) error {
 		return json.Unmarshal(b, *v)
 	case "Store":
 		*v = new(NodesNodesStore)
+		return json.Unmarshal(b, *v)
+	case "User":
+		*v = new(NodesNodesUser)
 		return json.Unmarshal(b, *v)
 	case "":
 		return fmt.Errorf(
@@ -852,6 +886,14 @@ func __marshalNodesNodesNode(v *NodesNodesNode) ([]byte, error) {
 			*NodesNodesStore
 		}{typename, v}
 		return json.Marshal(result)
+	case *NodesNodesUser:
+		typename = "User"
+
+		result := struct {
+			TypeName string `json:"__typename"`
+			*NodesNodesUser
+		}{typename, v}
+		return json.Marshal(result)
 	case nil:
 		return []byte("null"), nil
 	default:
@@ -880,6 +922,22 @@ func (v *NodesNodesStore) GetId() string { return v.Id }
 
 // GetName returns NodesNodesStore.Name, and is useful for accessing the field via an interface.
 func (v *NodesNodesStore) GetName() string { return v.Name }
+
+// NodesNodesUser includes the requested fields of the GraphQL type User.
+// The GraphQL type's documentation follows.
+//
+// An account. Stores it owns are public, like the rest of the catalogue; its email is not.
+type NodesNodesUser struct {
+	Typename string `json:"__typename"`
+	// The object's global ID, e.g. "gid://storegraph/Store/7": unique across types, stable across restarts, releases and databases. Treat it as opaque.
+	Id string `json:"id"`
+}
+
+// GetTypename returns NodesNodesUser.Typename, and is useful for accessing the field via an interface.
+func (v *NodesNodesUser) GetTypename() string { return v.Typename }
+
+// GetId returns NodesNodesUser.Id, and is useful for accessing the field via an interface.
+func (v *NodesNodesUser) GetId() string { return v.Id }
 
 // NodesResponse is returned by Nodes on success.
 type NodesResponse struct {
@@ -1258,7 +1316,7 @@ func (v *UpdateItemInput) GetStoreId() *string { return v.StoreId }
 
 // UpdateItemResponse is returned by UpdateItem on success.
 type UpdateItemResponse struct {
-	// Change some fields of an item. Errors: BAD_USER_INPUT, NOT_FOUND (item or store).
+	// Change some fields of an item. Needs rights on its store, and on the new store when it moves. Errors: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND (item or store).
 	UpdateItem UpdateItemUpdateItem `json:"updateItem"`
 }
 

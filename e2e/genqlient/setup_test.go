@@ -26,6 +26,32 @@ func serverURL(t *testing.T) string {
 	return u
 }
 
+// serverToken is an access token of the user the tests write as, from STOREGRAPH_TOKEN: the
+// server wants one for every change to the catalogue.
+func serverToken(t *testing.T) string {
+	t.Helper()
+	token := os.Getenv("STOREGRAPH_TOKEN")
+	if token == "" {
+		t.Fatal("STOREGRAPH_TOKEN is not set: run `go test ./e2e -run TestGenqlientClient` in the " +
+			"repository root, which signs in and passes the token, or set it to the accessToken " +
+			"of a login mutation on the server of STOREGRAPH_URL")
+	}
+	return token
+}
+
+// bearer sends every request with `Authorization: Bearer <token>`, as a client does once its
+// user has signed in.
+type bearer struct {
+	token string
+	base  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context()) // a RoundTripper must not change the caller's request
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	return b.base.RoundTrip(req)
+}
+
 // recorder is the HTTP client under genqlient's client: it keeps the body of every request,
 // so that a test can check what genqlient actually sent.
 type recorder struct {
@@ -69,10 +95,11 @@ func (r *recorder) lastVariables(t *testing.T) map[string]any {
 	return req.Variables
 }
 
-// newClient is a genqlient client of the server under test, with the recorder it sends
-// through.
+// newClient is a genqlient client of the server under test, signed in, with the recorder it
+// sends through.
 func newClient(t *testing.T) (graphql.Client, *recorder) {
 	t.Helper()
-	rec := &recorder{http: &http.Client{Timeout: 30 * time.Second}}
+	signedIn := bearer{token: serverToken(t), base: http.DefaultTransport}
+	rec := &recorder{http: &http.Client{Timeout: 30 * time.Second, Transport: signedIn}}
 	return graphql.NewClient(serverURL(t)+"/graphql", rec), rec
 }

@@ -7,9 +7,19 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/storegraph/storegraph/storage"
 )
+
+// A new password for the signed-in user.
+type ChangePasswordInput struct {
+	// The password in use now.
+	CurrentPassword string `json:"currentPassword"`
+	// The new password: 8 to 256 characters.
+	NewPassword string `json:"newPassword"`
+}
 
 // A new item.
 type CreateItemInput struct {
@@ -47,12 +57,48 @@ type ItemOrder struct {
 	Direction SortDirection `json:"direction"`
 }
 
-// The entry points for changing the catalogue. Each mutation is atomic: it changes everything it names or nothing.
+// Credentials to sign in with.
+type LoginInput struct {
+	// The account's email, in any letter case.
+	Email string `json:"email"`
+	// The account's password.
+	Password string `json:"password"`
+}
+
+// The entry points for changing the catalogue and for accounts. Each mutation is atomic: it
+// changes everything it names or nothing. Changing the catalogue needs an access token
+// (UNAUTHENTICATED "Sign in to do this." without one); changing a store or its items needs
+// its owner or an admin (FORBIDDEN otherwise). A missing object is NOT_FOUND either way.
 type Mutation struct {
 }
 
 // The entry points for reading the catalogue.
 type Query struct {
+}
+
+// A new account.
+type RegisterInput struct {
+	// The email to sign in with: trimmed, unique regardless of letter case.
+	Email string `json:"email"`
+	// 8 to 256 characters; any characters, no composition rules.
+	Password string `json:"password"`
+}
+
+// A signed-in session: what register, login, refreshSession and changePassword return. Send
+// the access token as `Authorization: Bearer <accessToken>`; before it expires, trade the
+// refresh token for a new session with refreshSession. Each refresh token works once: using
+// one a second time ends the whole session, on the assumption that it was stolen.
+type Session struct {
+	// A short-lived bearer token (a JWT): send it as `Authorization: Bearer <accessToken>`.
+	AccessToken string `json:"accessToken"`
+	// When the access token stops being accepted (ACCESS_TOKEN_TTL after it was issued, 15 minutes by default).
+	AccessTokenExpiresAt time.Time `json:"accessTokenExpiresAt"`
+	// An opaque token that refreshSession trades, once, for a new session. Keep it secret: it is as good as the password until it expires.
+	RefreshToken string `json:"refreshToken"`
+	// When the session ends unless refreshed (REFRESH_TOKEN_TTL after the last refresh, 30 days by default).
+	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
+	// The signed-in user.
+	User *storage.User `json:"user"`
 }
 
 // Narrows a list of stores.
@@ -144,6 +190,64 @@ func (e *ItemOrderField) UnmarshalJSON(b []byte) error {
 }
 
 func (e ItemOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a user may do beyond their own stores.
+type Role string
+
+const (
+	// May create stores, and change or delete their own stores and those stores' items.
+	RoleUser Role = "USER"
+	// May also change or delete any store and its items, and set users' roles.
+	RoleAdmin Role = "ADMIN"
+)
+
+var AllRole = []Role{
+	RoleUser,
+	RoleAdmin,
+}
+
+func (e Role) IsValid() bool {
+	switch e {
+	case RoleUser, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+func (e Role) String() string {
+	return string(e)
+}
+
+func (e *Role) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Role(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Role", str)
+	}
+	return nil
+}
+
+func (e Role) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Role) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Role) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

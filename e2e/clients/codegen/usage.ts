@@ -31,6 +31,7 @@ export function describe(data: LookupQuery): string {
   switch (node.__typename) {
     case 'Store': return `store ${node.name}`;
     case 'Item': return `item ${node.name} (${node.price}) of ${node.store.id}`;
+    case 'User': return `user ${node.id}`;
   }
 }
 
