@@ -76,9 +76,7 @@ func TestAccountsMigrationKeepsEarlierStoresUnowned(t *testing.T) {
 		if accounts.Version != 20261201010000 {
 			t.Fatalf("third migration is %d, want the accounts one", accounts.Version)
 		}
-		if err := db.Rollback(ctx); err != nil {
-			t.Fatal(err)
-		}
+		rollbackThrough(t, db, accounts.Version)
 		// The catalogue before accounts, written as a release of that time would.
 		for _, sql := range []string{
 			"INSERT INTO stores (name, name_key, created_at, updated_at) VALUES ('Old Shop', 'old shop', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
@@ -123,9 +121,7 @@ func TestAccountsMigrationKeepsEarlierStoresUnowned(t *testing.T) {
 
 		// Reverting drops the accounts and the owner column, not the stores or their items.
 		mustOwnedStore(t, db, storage.Actor{UserID: mustUser(t, db, "again@example.com").ID}, "Owned When Reverted")
-		if err := db.Rollback(ctx); err != nil {
-			t.Fatal(err)
-		}
+		rollbackThrough(t, db, accounts.Version)
 		for _, sql := range []string{"SELECT owner_id FROM stores", "SELECT 1 FROM users", "SELECT 1 FROM sessions", "SELECT 1 FROM refresh_tokens", "SELECT 1 FROM settings"} {
 			if err := db.ExecForTest(ctx, sql); err == nil {
 				t.Errorf("%s works after reverting accounts", sql)
@@ -333,6 +329,23 @@ func TestApplyMigrationsReturnsWhatItApplied(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// rollbackThrough reverts the migrations newer than version, then version itself.
+func rollbackThrough(t *testing.T, db *storage.DB, version int) {
+	t.Helper()
+	for {
+		plan, ok, err := db.PlanRollback(context.Background())
+		if err != nil || !ok || plan.Version < version {
+			t.Fatalf("rolling back to before %d: plan %+v, ok %v, %v", version, plan.Migration, ok, err)
+		}
+		if err := db.Revert(context.Background(), plan.Migration); err != nil {
+			t.Fatalf("revert %d: %v", plan.Version, err)
+		}
+		if plan.Version == version {
+			return
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-rel/postgres"
@@ -55,6 +56,16 @@ type DB struct {
 	// writeTurn is held by the one write of this process in progress on SQLite (see write);
 	// nil on Postgres, whose writers lock rows, not the database.
 	writeTurn chan struct{}
+
+	// dsn is the Postgres connection string, for the connections ListenEvents keeps outside
+	// the pool.
+	dsn string
+	log *slog.Logger
+	// After every write, commits wakes this DB's ListenEvents on SQLite; on Postgres,
+	// notifier wakes every process's.
+	commits  *commitListeners
+	notifier *eventNotifier
+	closing  sync.Once
 }
 
 // Pool sizes the connection pool. Zero fields keep the defaults: 20 connections for
@@ -110,9 +121,13 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, pool ...Poo
 
 	repo := rel.New(adapter)
 	repo.Instrumentation(instrumentation(log))
-	db := &DB{repo: repo, sql: sqlDB, dialect: dialect}
-	if dialect == SQLite {
+	db := &DB{repo: repo, sql: sqlDB, dialect: dialect, log: log}
+	switch dialect {
+	case Postgres:
+		db.dsn = dsn
+	case SQLite:
 		db.writeTurn = make(chan struct{}, 1)
+		db.commits = &commitListeners{}
 	}
 
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -120,6 +135,9 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, pool ...Poo
 	if err := db.Ping(pingCtx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
+	}
+	if dialect == Postgres {
+		db.notifier = startEventNotifier(sqlDB, eventsChannel(dsn), log)
 	}
 	return db, nil
 }
@@ -192,8 +210,13 @@ func (db *DB) Ping(ctx context.Context) error {
 // them); queries go through DB's methods.
 func (db *DB) Pool() *sql.DB { return db.sql }
 
-// Close releases the connection pool.
+// Close sends the event notification still owed, if any, and releases the connection pool.
 func (db *DB) Close() error {
+	db.closing.Do(func() {
+		if db.notifier != nil {
+			db.notifier.close()
+		}
+	})
 	return db.sql.Close()
 }
 

@@ -22,6 +22,9 @@ import "context"
 // context, which under concurrent writes gave a p99 of over 100 ms and let a queued write
 // outlive REQUEST_TIMEOUT. Waiting for the turn in Go is first come, first served and ends
 // when ctx does. The busy timeout still covers writers in other processes.
+//
+// A committed write then wakes the event listeners: on SQLite this DB's ListenEvents (see
+// commitListeners), on Postgres every process's (see eventNotifier). Neither waits.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context) error) error {
 	if db.writeTurn != nil {
 		select {
@@ -31,5 +34,14 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context) error) err
 		}
 		defer func() { <-db.writeTurn }()
 	}
-	return db.repo.Transaction(ctx, fn)
+	if err := db.repo.Transaction(ctx, fn); err != nil {
+		return err
+	}
+	switch {
+	case db.commits != nil:
+		db.commits.notify()
+	case db.notifier != nil:
+		db.notifier.notify()
+	}
+	return nil
 }

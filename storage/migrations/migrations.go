@@ -131,6 +131,12 @@ func All(dialect string) []Migration {
 				s.DropTable("users")
 			},
 		},
+		{
+			Version: 20261201020000,
+			Name:    "record changes in an event log",
+			Up:      func(s *rel.Schema) { eventLog(dialect).up(s) },
+			Down:    func(s *rel.Schema) { eventLog(dialect).down(s) },
+		},
 	}
 }
 

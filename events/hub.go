@@ -1,0 +1,243 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/storegraph/storegraph/storage"
+)
+
+// Log is the change log as storage keeps it; *storage.DB is one.
+type Log interface {
+	ReadEvents(ctx context.Context, after int64, limit int) ([]storage.Event, error)
+	StampEvents(ctx context.Context) (pending bool, err error)
+	LatestEventSeq(ctx context.Context) (int64, error)
+	EventsPrunedThrough(ctx context.Context) (int64, error)
+	ListenEvents(ctx context.Context, wake func()) error
+}
+
+// Options tune a Hub. Zero fields keep the defaults.
+type Options struct {
+	// QueueSize is how many events a subscription may have waiting for its consumer before
+	// it lags (default 64). It bounds what a slow consumer costs the process.
+	QueueSize int
+	// PageSize is how many events the hub reads from the log per query (default 256).
+	PageSize int
+	// CatchUpReaders bounds the lagging subscriptions reading the log at once (default 2):
+	// however many fall behind, they take no more of the database's connections than this,
+	// and leave the rest to writes. The others wait their turn.
+	CatchUpReaders int
+	// Log receives the log's outages and recoveries (default slog.Default()).
+	Log *slog.Logger
+}
+
+// Hub reads the change log once for the whole process and fans it out to subscriptions.
+type Hub struct {
+	log  Log
+	opts Options
+	// wake holds at most one unread wake-up, so that a burst of commits costs one read.
+	wake chan struct{}
+	// reading and listening log the log's and the listener's outages.
+	reading, listening outage
+	// catchUpTurn is taken by a lagging subscription for each page it reads itself.
+	catchUpTurn chan struct{}
+	// stopped ends with Run, and every subscription with it.
+	stopped context.Context
+	stop    context.CancelFunc
+	running atomic.Bool
+
+	mu sync.Mutex
+	// position is the seq of the last event broadcast: every live subscriber has been
+	// offered every event up to it, and only later ones are still to come. Only Run writes
+	// it; it is meaningful once ready, when Run has read the log's present.
+	position int64
+	ready    bool
+	live     map[*subscriber]struct{} // the subscribers taking events from the hub
+	count    int                      // subscriptions, live or catching up
+}
+
+// Defaults of Options.
+const (
+	DefaultQueueSize      = 64
+	DefaultPageSize       = 256
+	DefaultCatchUpReaders = 2
+)
+
+// errRunTwice is a second call of Run: its position and subscribers belong to the first.
+var errRunTwice = errors.New("events: Hub.Run called twice")
+
+// errListenEnded is ListenEvents returning without an error before its context ended.
+var errListenEnded = errors.New("listening ended")
+
+// NewHub returns a hub over log. Nothing is read until Run.
+func NewHub(log Log, o Options) *Hub {
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.CatchUpReaders <= 0 {
+		o.CatchUpReaders = DefaultCatchUpReaders
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	h := &Hub{log: log, opts: o, wake: make(chan struct{}, 1), live: make(map[*subscriber]struct{}),
+		catchUpTurn: make(chan struct{}, o.CatchUpReaders)}
+	h.reading = outage{log: o.Log, what: "event log"}
+	h.listening = outage{log: o.Log, what: "event listener"}
+	h.stopped, h.stop = context.WithCancel(context.Background())
+	return h
+}
+
+// Run follows the log until ctx ends, then closes every subscription's channel and returns
+// nil. It survives the log failing: it logs the outage once, retries, and catches up when the
+// log is back. Call it once.
+func (h *Hub) Run(ctx context.Context) error {
+	if h.running.Swap(true) {
+		return errRunTwice
+	}
+	var listener sync.WaitGroup
+	listener.Go(func() { h.listen(ctx) })
+	defer listener.Wait()
+	defer h.stop()
+
+	if !h.reading.retry(ctx, h.wake, h.begin) {
+		return nil
+	}
+	// The first pass stamps what committed while nobody was stamping (and a wake-up the
+	// retries above may have taken).
+	for {
+		h.follow(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-h.wake:
+		}
+	}
+}
+
+// Subscribers is the number of open subscriptions.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.count
+}
+
+// listen keeps the listener running, which wakes the hub on every commit and reconnection.
+func (h *Hub) listen(ctx context.Context) {
+	wait := backoff{min: failureRetryMin, max: failureRetryMax}
+	for {
+		err := h.log.ListenEvents(ctx, h.poke)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errListenEnded
+		}
+		h.listening.failed(fmt.Errorf("listen for events: %w", err))
+		if !pause(ctx, wait.next(), nil) {
+			return
+		}
+	}
+}
+
+// poke wakes the hub without ever waiting: one pending wake-up covers any number.
+func (h *Hub) poke() {
+	h.listening.recovered()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// begin starts the hub at the log's present. Subscribers that joined before, from an
+// earlier seq, are sent to catch up from the log: the hub will not broadcast what precedes
+// its start.
+func (h *Hub) begin(ctx context.Context) error {
+	seq, err := h.log.LatestEventSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("latest event: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.position, h.ready = seq, true
+	for s := range h.live {
+		if s.from < seq {
+			h.lag(s)
+		}
+	}
+	return nil
+}
+
+// follow stamps what has committed and broadcasts what is stamped, again while a backlog
+// larger than one call stamps remains.
+func (h *Hub) follow(ctx context.Context) {
+	wait := backoff{min: pendingRetryMin, max: pendingRetryMax}
+	for {
+		var pending bool
+		if !h.reading.retry(ctx, h.wake, func(ctx context.Context) error {
+			var err error
+			if pending, err = h.log.StampEvents(ctx); err != nil {
+				return fmt.Errorf("stamp events: %w", err)
+			}
+			return h.readAll(ctx)
+		}) || !pending {
+			return
+		}
+		// A commit wakes the hub, which cuts the wait short.
+		if !pause(ctx, wait.next(), h.wake) {
+			return
+		}
+	}
+}
+
+// readAll broadcasts every stamped event after the hub's position.
+func (h *Hub) readAll(ctx context.Context) error {
+	for {
+		page, err := h.log.ReadEvents(ctx, h.position, h.opts.PageSize)
+		if err != nil {
+			return fmt.Errorf("read events after %d: %w", h.position, err)
+		}
+		h.broadcast(page)
+		if len(page) < h.opts.PageSize {
+			return nil
+		}
+	}
+}
+
+// broadcast offers each event to every live subscriber, never waiting for one: a subscriber
+// whose queue is full lags instead. The lock is taken per event, so that subscribers join
+// and leave between events rather than after a whole page.
+func (h *Hub) broadcast(page []storage.Event) {
+	for i := range page {
+		// Every queue shares one copy, read-only; a copy of its own, so that a queue left
+		// with a consumer that stopped reading keeps its few events alive, not their page.
+		e := new(storage.Event)
+		*e = page[i]
+		h.mu.Lock()
+		for s := range h.live {
+			select {
+			case s.queue <- e:
+			default:
+				h.lag(s)
+			}
+		}
+		h.position = e.Seq
+		h.mu.Unlock()
+	}
+}
+
+// lag takes s off the live feed by closing its queue: s delivers what the queue holds, then
+// reads the log after the last of them. (Emptying the queue here would race with s taking
+// from it: s could take an event while the hub took the one before, and skip that one.)
+// h.mu must be held.
+func (h *Hub) lag(s *subscriber) {
+	delete(h.live, s)
+	close(s.queue)
+}
