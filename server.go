@@ -21,6 +21,7 @@ import (
 
 	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/config"
+	"github.com/storegraph/storegraph/events"
 	"github.com/storegraph/storegraph/storage"
 	"github.com/storegraph/storegraph/web"
 )
@@ -73,21 +74,33 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	go pruneSessions(ctx, db, cfg.Auth.RefreshTokenTTL, log)
+	go prune(ctx, db, cfg, log)
 
 	// Requests run under a context of their own: a signal does not cancel them, so that
 	// they may finish during the grace period, but the end of the grace period does.
 	requestCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
+	// The fan-out lives as long as requests do: were it to stop at the signal, its
+	// subscriptions would complete, and clients take a completed subscription for the end
+	// of the stream rather than reconnect elsewhere, as they do on a close with 1001.
+	hub := events.NewHub(db, events.Options{QueueSize: cfg.Streams.QueueSize, Log: log})
+	go func() {
+		if err := hub.Run(requestCtx); err != nil && requestCtx.Err() == nil {
+			log.Error("event fan-out stopped", "error", err.Error())
+		}
+	}()
+	handler := web.New(cfg, web.Deps{DB: db, Log: log, Tokens: tokens, Events: hub})
 	srv := &http.Server{
 		Addr:              ":" + cfg.Port,
-		Handler:           web.New(cfg, web.Deps{DB: db, Log: log, Tokens: tokens}),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      max(60*time.Second, cfg.RequestTimeout+10*time.Second), // time to answer once the request's context ends
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return requestCtx },
 	}
+	// Shutdown neither waits for nor ends WebSockets (hijacked) and SSE streams (endless).
+	srv.RegisterOnShutdown(handler.CloseStreams)
 
 	// Bound before "serving" is logged: a taken port is a start-up error, not a line
 	// saying the server serves followed by one saying it cannot.
@@ -118,6 +131,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		_ = srv.Shutdown(answerCtx)
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// The streams' closing began with Shutdown; "stopped" waits for the last close frame.
+	handler.CloseStreams()
 	log.Info("stopped")
 	return nil
 }
@@ -136,22 +151,31 @@ func accessTokens(ctx context.Context, cfg config.Config, db *storage.DB) (*auth
 	return auth.NewTokens(key, cfg.Auth.AccessTokenTTL)
 }
 
-// sessionPruneInterval is how often ended sessions and long-spent refresh tokens are
-// deleted, by every process: pruning is idempotent, and batches keep each write short.
-const sessionPruneInterval = time.Hour
+// pruneInterval is how often every process deletes what is kept no longer: ended sessions,
+// long-spent refresh tokens, events older than EVENT_RETENTION. Pruning is idempotent, and
+// batches keep each write short.
+const pruneInterval = time.Hour
 
-// pruneSessions deletes what sign-in no longer needs, at start and then every
-// sessionPruneInterval until ctx ends. A spent refresh token is kept for the refresh TTL, so
-// that its reuse within that time still ends its session.
-func pruneSessions(ctx context.Context, db *storage.DB, refreshTTL time.Duration, log *slog.Logger) {
-	tick := time.NewTicker(sessionPruneInterval)
+// prune deletes at start and then every pruneInterval, until ctx ends. A spent refresh
+// token is kept for the refresh TTL, so that its reuse within that time still ends its
+// session.
+func prune(ctx context.Context, db *storage.DB, cfg config.Config, log *slog.Logger) {
+	tick := time.NewTicker(pruneInterval)
 	defer tick.Stop()
 	for {
 		now := time.Now()
-		if n, err := db.PruneSessions(ctx, now, now.Add(-refreshTTL)); err != nil && ctx.Err() == nil {
-			log.Warn("pruning sessions failed", "error", err.Error())
-		} else if n > 0 {
-			log.Info("pruned sessions", "rows", n)
+		for _, p := range []struct {
+			what string
+			run  func() (int, error)
+		}{
+			{"sessions", func() (int, error) { return db.PruneSessions(ctx, now, now.Add(-cfg.Auth.RefreshTokenTTL)) }},
+			{"events", func() (int, error) { return db.PruneEvents(ctx, now.Add(-cfg.Streams.EventRetention)) }},
+		} {
+			if n, err := p.run(); err != nil && ctx.Err() == nil {
+				log.Warn("pruning failed", "what", p.what, "error", err.Error())
+			} else if n > 0 {
+				log.Info("pruned", "what", p.what, "rows", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -29,6 +29,23 @@ type Config struct {
 	Limits          Limits
 	CORS            CORS
 	Auth            Auth
+	Streams         Streams
+}
+
+// Streams bound subscriptions and the connections that carry them (WebSocket, server-sent
+// events), and say how long the change log is kept.
+type Streams struct {
+	EventRetention time.Duration // EVENT_RETENTION: events older than this are pruned
+	InitTimeout    time.Duration // WS_INIT_TIMEOUT: connection_init must arrive within it
+	PingInterval   time.Duration // WS_PING_INTERVAL: keep-alive pings (and SSE comments)
+	WriteTimeout   time.Duration // STREAM_WRITE_TIMEOUT: one message's write to a client
+	// MaxSubscriptionsPerConnection bounds the operations one WebSocket runs at once.
+	MaxSubscriptionsPerConnection int
+	// MaxConnections bounds the WebSocket and SSE connections of the process.
+	MaxConnections int
+	// QueueSize bounds the events waiting for one subscription; beyond it the subscription
+	// reads the log itself.
+	QueueSize int
 }
 
 // Auth is how users sign in and how hard the server makes guessing their passwords.
@@ -110,7 +127,44 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Auth, err = loadAuth(env); err != nil {
 		return c, err
 	}
+	if c.Streams, err = loadStreams(env); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// loadStreams reads EVENT_RETENTION, the WS_* and STREAM_* timings and the stream limits.
+func loadStreams(env environment) (Streams, error) {
+	s := Streams{MaxSubscriptionsPerConnection: 100, MaxConnections: 10000, QueueSize: 64}
+	var err error
+	for _, d := range []struct {
+		name     string
+		dst      *time.Duration
+		fallback time.Duration
+		example  string
+	}{
+		{"EVENT_RETENTION", &s.EventRetention, 24 * time.Hour, "24h"},
+		{"WS_INIT_TIMEOUT", &s.InitTimeout, 10 * time.Second, "10s"},
+		{"WS_PING_INTERVAL", &s.PingInterval, 15 * time.Second, "15s"},
+		{"STREAM_WRITE_TIMEOUT", &s.WriteTimeout, 10 * time.Second, "10s"},
+	} {
+		if *d.dst, err = env.duration(d.name, d.fallback, d.example); err != nil {
+			return s, err
+		}
+	}
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{
+		{"MAX_SUBSCRIPTIONS_PER_CONNECTION", &s.MaxSubscriptionsPerConnection},
+		{"MAX_STREAM_CONNECTIONS", &s.MaxConnections},
+		{"SUBSCRIPTION_QUEUE", &s.QueueSize},
+	} {
+		if err := env.atLeast(v.name, v.dst, 1); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
 }
 
 // loadAuth reads JWT_SECRET, the token lifetimes, the sign-in rate limits and

@@ -61,8 +61,8 @@ func TestConfigDefaultsWithNothingSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Limits, CORS and Auth have tests of their own (TestLoadLimits, TestLoadCORS, TestLoadAuth).
-	cfg.Limits, cfg.CORS, cfg.Auth = Limits{}, CORS{}, Auth{}
+	// Limits, CORS, Auth and Streams have tests of their own.
+	cfg.Limits, cfg.CORS, cfg.Auth, cfg.Streams = Limits{}, CORS{}, Auth{}, Streams{}
 	// An empty DATABASE_URL is storage.DefaultDatabaseURL; a zero Pool keeps storage's sizes.
 	want := Config{Port: "8080", Introspection: true, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second, LogLevel: slog.LevelInfo}
 	if !reflect.DeepEqual(cfg, want) {
@@ -210,6 +210,36 @@ func TestLoadAuth(t *testing.T) {
 			}
 			if want := tt.want(defaults); !reflect.DeepEqual(cfg.Auth, want) {
 				t.Fatalf("Auth = %+v\nwant   %+v", cfg.Auth, want)
+			}
+		})
+	}
+}
+
+func TestLoadStreams(t *testing.T) {
+	defaults := Streams{EventRetention: 24 * time.Hour, InitTimeout: 10 * time.Second, PingInterval: 15 * time.Second,
+		WriteTimeout: 10 * time.Second, MaxSubscriptionsPerConnection: 100, MaxConnections: 10000, QueueSize: 64}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Streams
+		wantErr string
+	}{
+		{"defaults", nil, defaults, ""},
+		{"every variable set", map[string]string{
+			"EVENT_RETENTION": "1h", "WS_INIT_TIMEOUT": "2s", "WS_PING_INTERVAL": "5s", "STREAM_WRITE_TIMEOUT": "3s",
+			"MAX_SUBSCRIPTIONS_PER_CONNECTION": "2", "MAX_STREAM_CONNECTIONS": "7", "SUBSCRIPTION_QUEUE": "1",
+		}, Streams{EventRetention: time.Hour, InitTimeout: 2 * time.Second, PingInterval: 5 * time.Second,
+			WriteTimeout: 3 * time.Second, MaxSubscriptionsPerConnection: 2, MaxConnections: 7, QueueSize: 1}, ""},
+		{"EVENT_RETENTION without a unit", map[string]string{"EVENT_RETENTION": "24"}, Streams{}, `EVENT_RETENTION="24" is not a positive duration such as 24h`},
+		{"WS_INIT_TIMEOUT of 0s", map[string]string{"WS_INIT_TIMEOUT": "0s"}, Streams{}, `WS_INIT_TIMEOUT="0s" is not a positive duration such as 10s`},
+		{"MAX_STREAM_CONNECTIONS of 0", map[string]string{"MAX_STREAM_CONNECTIONS": "0"}, Streams{}, `MAX_STREAM_CONNECTIONS="0" is not a whole number of at least 1`},
+		{"SUBSCRIPTION_QUEUE not a number", map[string]string{"SUBSCRIPTION_QUEUE": "many"}, Streams{}, `SUBSCRIPTION_QUEUE="many" is not a whole number of at least 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(getenv(tt.env))
+			if checkError(t, err, tt.wantErr) && !reflect.DeepEqual(cfg.Streams, tt.want) {
+				t.Fatalf("Streams = %+v\nwant      %+v", cfg.Streams, tt.want)
 			}
 		})
 	}

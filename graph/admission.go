@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // CodeOverloaded refuses an operation that found no room to execute within the admission
@@ -37,6 +39,27 @@ var DefaultAdmission = Admission{
 }
 
 var errOverloaded = errors.New("no room to execute the operation")
+
+// errBusy is errOverloaded as a client sees it.
+var errBusy = &codedError{code: CodeOverloaded, message: "The server is busy; retry in a second."}
+
+type admissionKey struct{}
+
+// Admit takes room for op among the operations executing at once, as the HTTP transport
+// does, for the queries and mutations that other transports (WebSocket, SSE) carry; release
+// gives it back once the response is written. Without room in time the error is an
+// OVERLOADED one (or the context's).
+func Admit(ctx context.Context, op *graphql.OperationContext) (release func(), err error) {
+	a, _ := ctx.Value(admissionKey{}).(*admission)
+	if a == nil {
+		return func() {}, nil
+	}
+	release, err = a.acquire(ctx, operationCostOf(op))
+	if errors.Is(err, errOverloaded) {
+		return nil, errBusy
+	}
+	return release, err
+}
 
 // admission is the state of an Admission in a running server.
 type admission struct {

@@ -42,7 +42,22 @@ const (
 	// CodeRateLimited refuses an attempt beyond the sign-in rate limits; extensions.retryAfter
 	// says in how many seconds to try again.
 	CodeRateLimited = "RATE_LIMITED"
+	// CodeCursorExpired refuses a subscription's cursor older than the events kept
+	// (EVENT_RETENTION): refetch, then subscribe afresh.
+	CodeCursorExpired = "CURSOR_EXPIRED"
+	// CodeConnectionLimitExceeded refuses a WebSocket or SSE connection beyond
+	// MAX_STREAM_CONNECTIONS (HTTP 503, before upgrading).
+	CodeConnectionLimitExceeded = "CONNECTION_LIMIT_EXCEEDED"
+	// CodeSubscriptionLimitExceeded refuses an operation beyond
+	// MAX_SUBSCRIPTIONS_PER_CONNECTION on one WebSocket.
+	CodeSubscriptionLimitExceeded = "SUBSCRIPTION_LIMIT_EXCEEDED"
 )
+
+// codedError is an error with its code (and the input it names, if any) decided where it
+// is made.
+type codedError struct{ code, field, message string }
+
+func (e *codedError) Error() string { return e.message }
 
 // InvalidTokenMessage answers a request whose Authorization header is present but unusable.
 const InvalidTokenMessage = "The access token is invalid or expired; refresh it or sign in again."
@@ -66,6 +81,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			forbidden *storage.ForbiddenError
 			unauth    *unauthenticatedError
 			limited   *auth.RateLimitedError
+			coded     *codedError
 		)
 		switch {
 		case errors.As(err, &invalid):
@@ -86,6 +102,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(gqlErr, forbidden.Message, CodeForbidden)
 		case errors.As(err, &unauth):
 			return withCode(gqlErr, unauth.message, CodeUnauthenticated)
+		case errors.As(err, &coded):
+			return withCode(gqlErr, coded.message, coded.code, "field", coded.field)
 		case errors.As(err, &limited):
 			e := withCode(gqlErr, limited.Error(), CodeRateLimited)
 			e.Extensions["retryAfter"] = limited.Seconds()

@@ -36,6 +36,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Store() StoreResolver
 	StoreConnection() StoreConnectionResolver
+	Subscription() SubscriptionResolver
 	User() UserResolver
 }
 
@@ -62,6 +63,15 @@ type ComplexityRoot struct {
 	ItemEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ItemEvent struct {
+		At      func(childComplexity int) int
+		Cursor  func(childComplexity int) int
+		Item    func(childComplexity int) int
+		ItemID  func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		StoreID func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -125,6 +135,19 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	StoreEvent struct {
+		At      func(childComplexity int) int
+		Cursor  func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		Store   func(childComplexity int) int
+		StoreID func(childComplexity int) int
+	}
+
+	Subscription struct {
+		ItemEvents  func(childComplexity int, storeID *string, after *string) int
+		StoreEvents func(childComplexity int, after *string) int
+	}
+
 	User struct {
 		CreatedAt func(childComplexity int) int
 		Email     func(childComplexity int) int
@@ -173,6 +196,10 @@ type StoreResolver interface {
 }
 type StoreConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.StoreConnection) (int, error)
+}
+type SubscriptionResolver interface {
+	StoreEvents(ctx context.Context, after *string) (<-chan *model.StoreEvent, error)
+	ItemEvents(ctx context.Context, storeID *string, after *string) (<-chan *model.ItemEvent, error)
 }
 type UserResolver interface {
 	Email(ctx context.Context, obj *storage.User) (string, error)
@@ -273,6 +300,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ItemEdge.Node(childComplexity), true
+
+	case "ItemEvent.at":
+		if e.ComplexityRoot.ItemEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItemEvent.At(childComplexity), true
+	case "ItemEvent.cursor":
+		if e.ComplexityRoot.ItemEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItemEvent.Cursor(childComplexity), true
+	case "ItemEvent.item":
+		if e.ComplexityRoot.ItemEvent.Item == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItemEvent.Item(childComplexity), true
+	case "ItemEvent.itemId":
+		if e.ComplexityRoot.ItemEvent.ItemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItemEvent.ItemID(childComplexity), true
+	case "ItemEvent.kind":
+		if e.ComplexityRoot.ItemEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItemEvent.Kind(childComplexity), true
+	case "ItemEvent.storeId":
+		if e.ComplexityRoot.ItemEvent.StoreID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItemEvent.StoreID(childComplexity), true
 
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
@@ -616,6 +680,60 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StoreEdge.Node(childComplexity), true
 
+	case "StoreEvent.at":
+		if e.ComplexityRoot.StoreEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoreEvent.At(childComplexity), true
+	case "StoreEvent.cursor":
+		if e.ComplexityRoot.StoreEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoreEvent.Cursor(childComplexity), true
+	case "StoreEvent.kind":
+		if e.ComplexityRoot.StoreEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoreEvent.Kind(childComplexity), true
+	case "StoreEvent.store":
+		if e.ComplexityRoot.StoreEvent.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoreEvent.Store(childComplexity), true
+	case "StoreEvent.storeId":
+		if e.ComplexityRoot.StoreEvent.StoreID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoreEvent.StoreID(childComplexity), true
+
+	case "Subscription.itemEvents":
+		if e.ComplexityRoot.Subscription.ItemEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_itemEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ItemEvents(childComplexity, args["storeId"].(*string), args["after"].(*string)), true
+	case "Subscription.storeEvents":
+		if e.ComplexityRoot.Subscription.StoreEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_storeEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.StoreEvents(childComplexity, args["after"].(*string)), true
+
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
 			break
@@ -716,6 +834,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1103,6 +1238,62 @@ type Mutation {
   "Give a user a role. Admins only. Errors: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND (field ` + "`" + `userId` + "`" + `)."
   setUserRole("The user's global ID." userId: ID!, "The role to give." role: Role!): User!
 }
+
+"What a change did to an object."
+enum ChangeKind {
+  "The object was created."
+  CREATED
+  "Some of the object's fields changed (for an item, perhaps its store)."
+  UPDATED
+  "The object was deleted."
+  DELETED
+}
+
+"A change to a store, as recorded in the event log when it was committed."
+type StoreEvent {
+  "This event's place in the log: pass it as ` + "`" + `after` + "`" + ` to resume right after it. Opaque."
+  cursor: String!
+  "What the change did."
+  kind: ChangeKind!
+  "The global ID of the store that changed."
+  storeId: ID!
+  "The store as this change left it; null when it was deleted. Its nested fields (items, owner) are read when the event is delivered."
+  store: Store
+  "When the change was made (the database's clock)."
+  at: Time!
+}
+
+"A change to an item, as recorded in the event log when it was committed."
+type ItemEvent {
+  "This event's place in the log: pass it as ` + "`" + `after` + "`" + ` to resume right after it. Opaque."
+  cursor: String!
+  "What the change did. Deleting a store deletes its items: each gets a DELETED event of its own."
+  kind: ChangeKind!
+  "The global ID of the item that changed."
+  itemId: ID!
+  "The global ID of the store the item belongs to after the change (before it, for DELETED)."
+  storeId: ID!
+  "The item as this change left it; null when it was deleted. Its nested fields (store) are read when the event is delivered."
+  item: Item
+  "When the change was made (the database's clock)."
+  at: Time!
+}
+
+"""
+Live updates, in the order the changes were committed. Over WebSocket (the
+graphql-transport-ws subprotocol) or server-sent events (graphql-sse) on /graphql. Every
+event carries a cursor: subscribing again with ` + "`" + `after` + "`" + ` set to the last cursor received
+delivers every later event exactly once, then continues live, so a client that reconnects
+(to this process or another on the same database) misses nothing. Events are kept for
+EVENT_RETENTION (24 hours by default); an older cursor is CURSOR_EXPIRED: refetch, then
+subscribe without ` + "`" + `after` + "`" + `.
+"""
+type Subscription {
+  "Every change to any store. Without ` + "`" + `after` + "`" + `, from the moment of subscribing."
+  storeEvents("The cursor of the last event received: resume right after it." after: String): StoreEvent!
+  "Every change to any item, or only to the items of one store (including items moved into or out of it). Without ` + "`" + `after` + "`" + `, from the moment of subscribing."
+  itemEvents("Only the items of the store with this global ID." storeId: ID, "The cursor of the last event received: resume right after it." after: String): ItemEvent!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1151,6 +1342,24 @@ func (ec *executionContext) childFields_ItemEdge(ctx context.Context, field grap
 		return ec.fieldContext_ItemEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ItemEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ItemEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ItemEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_ItemEvent_kind(ctx, field)
+	case "itemId":
+		return ec.fieldContext_ItemEvent_itemId(ctx, field)
+	case "storeId":
+		return ec.fieldContext_ItemEvent_storeId(ctx, field)
+	case "item":
+		return ec.fieldContext_ItemEvent_item(ctx, field)
+	case "at":
+		return ec.fieldContext_ItemEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ItemEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1223,6 +1432,22 @@ func (ec *executionContext) childFields_StoreEdge(ctx context.Context, field gra
 		return ec.fieldContext_StoreEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StoreEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_StoreEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_StoreEvent_cursor(ctx, field)
+	case "kind":
+		return ec.fieldContext_StoreEvent_kind(ctx, field)
+	case "storeId":
+		return ec.fieldContext_StoreEvent_storeId(ctx, field)
+	case "store":
+		return ec.fieldContext_StoreEvent_store(ctx, field)
+	case "at":
+		return ec.fieldContext_StoreEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoreEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1781,6 +2006,42 @@ func (ec *executionContext) field_Store_items_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_itemEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storeId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_storeEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_User_stores_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2212,6 +2473,153 @@ func (ec *executionContext) fieldContext_ItemEdge_node(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ItemEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ItemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItemEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ItemEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ItemEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ItemEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.ItemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItemEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ItemEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ItemEvent", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _ItemEvent_itemId(ctx context.Context, field graphql.CollectedField, obj *model.ItemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItemEvent_itemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ItemEvent_itemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ItemEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ItemEvent_storeId(ctx context.Context, field graphql.CollectedField, obj *model.ItemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItemEvent_storeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ItemEvent_storeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ItemEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ItemEvent_item(ctx context.Context, field graphql.CollectedField, obj *model.ItemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItemEvent_item(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Item, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Item) graphql.Marshaler {
+			return ec.marshalOItem2ᚖgithubᚗcomᚋstoregraphᚋstoregraphᚋstorageᚐItem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ItemEvent_item(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ItemEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Item(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ItemEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.ItemEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItemEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ItemEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ItemEvent", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Mutation_createStore(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -3668,6 +4076,218 @@ func (ec *executionContext) fieldContext_StoreEdge_node(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Store(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoreEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.StoreEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoreEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoreEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoreEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoreEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.StoreEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoreEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+			return ec.marshalNChangeKind2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoreEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoreEvent", field, false, false, "ChangeKind")
+}
+
+func (ec *executionContext) _StoreEvent_storeId(ctx context.Context, field graphql.CollectedField, obj *model.StoreEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoreEvent_storeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoreEvent_storeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoreEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoreEvent_store(ctx context.Context, field graphql.CollectedField, obj *model.StoreEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoreEvent_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Store, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Store) graphql.Marshaler {
+			return ec.marshalOStore2ᚖgithubᚗcomᚋstoregraphᚋstoregraphᚋstorageᚐStore(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoreEvent_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StoreEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Store(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StoreEvent_at(ctx context.Context, field graphql.CollectedField, obj *model.StoreEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoreEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoreEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoreEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Subscription_storeEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_storeEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().StoreEvents(ctx, fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StoreEvent) graphql.Marshaler {
+			return ec.marshalNStoreEvent2ᚖgithubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐStoreEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_storeEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoreEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_storeEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_itemEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_itemEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ItemEvents(ctx, fc.Args["storeId"].(*string), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ItemEvent) graphql.Marshaler {
+			return ec.marshalNItemEvent2ᚖgithubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐItemEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_itemEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ItemEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_itemEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5623,6 +6243,64 @@ func (ec *executionContext) _ItemEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var itemEventImplementors = []string{"ItemEvent"}
+
+func (ec *executionContext) _ItemEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ItemEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, itemEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ItemEvent")
+		case "cursor":
+			out.Values[i] = ec._ItemEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._ItemEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemId":
+			out.Values[i] = ec._ItemEvent_itemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "storeId":
+			out.Values[i] = ec._ItemEvent_storeId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "item":
+			out.Values[i] = ec._ItemEvent_item(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._ItemEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -6083,6 +6761,81 @@ func (ec *executionContext) _StoreEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var storeEventImplementors = []string{"StoreEvent"}
+
+func (ec *executionContext) _StoreEvent(ctx context.Context, sel ast.SelectionSet, obj *model.StoreEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoreEvent")
+		case "cursor":
+			out.Values[i] = ec._StoreEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._StoreEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "storeId":
+			out.Values[i] = ec._StoreEvent_storeId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "store":
+			out.Values[i] = ec._StoreEvent_store(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._StoreEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "storeEvents":
+		return ec._Subscription_storeEvents(ctx, fields[0])
+	case "itemEvents":
+		return ec._Subscription_itemEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *storage.User) graphql.Marshaler {
@@ -6515,6 +7268,16 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNChangeKind2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐChangeKind(ctx context.Context, v any) (model.ChangeKind, error) {
+	var res model.ChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeKind2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐChangeKind(ctx context.Context, sel ast.SelectionSet, v model.ChangeKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNChangePasswordInput2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐChangePasswordInput(ctx context.Context, v any) (model.ChangePasswordInput, error) {
 	res, err := ec.unmarshalInputChangePasswordInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6671,6 +7434,14 @@ func (ec *executionContext) marshalNItemEdge2ᚖgithubᚗcomᚋstoregraphᚋstor
 	return ec._ItemEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNItemEvent2ᚖgithubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐItemEvent(ctx context.Context, sel ast.SelectionSet, v *model.ItemEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ItemEvent!")
+		return graphql.Null
+	}
+	return ec._ItemEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNItemOrderField2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐItemOrderField(ctx context.Context, v any) (model.ItemOrderField, error) {
 	var res model.ItemOrderField
 	err := res.UnmarshalGQL(v)
@@ -6791,6 +7562,14 @@ func (ec *executionContext) marshalNStoreEdge2ᚖgithubᚗcomᚋstoregraphᚋsto
 		return graphql.Null
 	}
 	return ec._StoreEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStoreEvent2ᚖgithubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐStoreEvent(ctx context.Context, sel ast.SelectionSet, v *model.StoreEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoreEvent!")
+		return graphql.Null
+	}
+	return ec._StoreEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNStoreOrderField2githubᚗcomᚋstoregraphᚋstoregraphᚋgraphᚋmodelᚐStoreOrderField(ctx context.Context, v any) (model.StoreOrderField, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/storegraph/storegraph/events"
 	"github.com/storegraph/storegraph/storage"
 )
 
@@ -30,6 +31,10 @@ type Options struct {
 	Admission Admission
 	// Accounts is what register, login and the other session mutations need.
 	Accounts Accounts
+	// Events serves subscriptions; Transports (WebSocket, server-sent events) carry them, and
+	// take the requests they support before the HTTP transport does.
+	Events     *events.Hub
+	Transports []graphql.Transport
 	// QueryCache keeps parsed and validated documents by query text; nil means a cache of
 	// queryCacheBytes.
 	QueryCache graphql.Cache[*ast.QueryDocument]
@@ -57,9 +62,12 @@ func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission
 	pageSize := cmp.Or(opts.Limits.PageSize, storage.MaxPageSize)
 	opts.Limits.PageSize = pageSize
 	srv := handler.New(NewExecutableSchema(Config{
-		Resolvers: &Resolver{DB: db, Log: log, MaxPageSize: pageSize, Accounts: opts.Accounts},
+		Resolvers: &Resolver{DB: db, Log: log, MaxPageSize: pageSize, Accounts: opts.Accounts, Events: opts.Events},
 	}))
 	srv.AddTransport(transport.Options{})
+	for _, t := range opts.Transports {
+		srv.AddTransport(t)
+	}
 	srv.AddTransport(httpTransport{maxBodyBytes: opts.MaxBodyBytes, admission: admit})
 	// Parsed and validated documents are kept by query text, and clients may send a query's
 	// hash alone once the server has seen it (automatic persisted queries).
@@ -85,6 +93,11 @@ func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission
 		return errors.New("panic in resolver") // presented as "internal error"
 	})
 	srv.AroundOperations(recordOperation)
+	// Loaders cache for one response: a query's or mutation's only one, or one event of a
+	// subscription, which would otherwise serve rows cached when it started.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		return next(withLoaders(ctx, newLoaders(db)))
+	})
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -97,7 +110,7 @@ func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission
 			return
 		}
 		ctx, statements := storage.WithStatementCounter(r.Context())
-		ctx = withLoaders(ctx, newLoaders(db))
+		ctx = context.WithValue(ctx, admissionKey{}, admit)
 		srv.ServeHTTP(w, r.WithContext(ctx))
 		if info := requestInfo(ctx); info != nil {
 			info.Statements = statements.Count()

@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/graph/model"
 	"github.com/storegraph/storegraph/storage"
@@ -216,6 +217,20 @@ func (r *storeConnectionResolver) TotalCount(ctx context.Context, obj *model.Sto
 	return r.DB.CountStores(ctx, obj.Filter)
 }
 
+// StoreEvents is the resolver for the storeEvents field.
+func (r *subscriptionResolver) StoreEvents(ctx context.Context, after *string) (<-chan *model.StoreEvent, error) {
+	return subscribe(ctx, r.Events, after, storeEvent)
+}
+
+// ItemEvents is the resolver for the itemEvents field.
+func (r *subscriptionResolver) ItemEvents(ctx context.Context, storeID *string, after *string) (<-chan *model.ItemEvent, error) {
+	store, err := optionalID("storeId", storeType, graphql.OmittableOf(storeID))
+	if err != nil {
+		return nil, err
+	}
+	return subscribe(ctx, r.Events, after, itemEvents(store))
+}
+
 // Email is the resolver for the email field.
 func (r *userResolver) Email(ctx context.Context, obj *storage.User) (string, error) {
 	return email(ctx, obj)
@@ -254,6 +269,9 @@ func (r *Resolver) Store() StoreResolver { return &storeResolver{r} }
 // StoreConnection returns StoreConnectionResolver implementation.
 func (r *Resolver) StoreConnection() StoreConnectionResolver { return &storeConnectionResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
@@ -264,5 +282,6 @@ type (
 	queryResolver           struct{ *Resolver }
 	storeResolver           struct{ *Resolver }
 	storeConnectionResolver struct{ *Resolver }
+	subscriptionResolver    struct{ *Resolver }
 	userResolver            struct{ *Resolver }
 )

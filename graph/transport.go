@@ -107,7 +107,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	switch {
 	case errors.Is(err, errOverloaded):
 		w.Header().Set("Retry-After", "1")
-		writeErrorAs(w, r, mediaType, http.StatusServiceUnavailable, "The server is busy; retry in a second.", CodeOverloaded)
+		writeErrorAs(w, r, mediaType, http.StatusServiceUnavailable, errBusy.message, CodeOverloaded)
 		return
 	case err != nil:
 		writeUnavailable(w, r, mediaType)

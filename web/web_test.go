@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,12 +17,30 @@ import (
 
 	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/config"
+	"github.com/storegraph/storegraph/events"
 	"github.com/storegraph/storegraph/storage"
 )
 
 // testHandler returns the server's handler over a fresh, migrated database, and the buffer
 // that receives its JSON logs (debug level, so that every SQL statement is logged too).
-func testHandler(t testing.TB, databaseURL string, cfg config.Config) (http.Handler, *logBuffer) {
+func testHandler(t testing.TB, databaseURL string, cfg config.Config) (*Handler, *logBuffer) {
+	t.Helper()
+	s := testStack(t, databaseURL, cfg)
+	return s.Handler, s.logs
+}
+
+// stack is a handler with what tests reach around it for: its logs, its database, and the
+// event hub it serves subscriptions from.
+type stack struct {
+	*Handler
+	logs *logBuffer
+	db   *storage.DB
+	hub  *events.Hub
+}
+
+// testStack is testHandler with its database and hub, which runs until the test ends.
+// Stream settings left zero in cfg take their defaults.
+func testStack(t testing.TB, databaseURL string, cfg config.Config) stack {
 	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(requestIDHandler{slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
@@ -40,11 +59,33 @@ func testHandler(t testing.TB, databaseURL string, cfg config.Config) (http.Hand
 	if cfg.Auth.RefreshTokenTTL == 0 {
 		cfg.Auth.RefreshTokenTTL = time.Hour
 	}
+	defaults, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, d := &cfg.Streams, defaults.Streams
+	s.InitTimeout = cmp.Or(s.InitTimeout, d.InitTimeout)
+	s.PingInterval = cmp.Or(s.PingInterval, d.PingInterval)
+	s.WriteTimeout = cmp.Or(s.WriteTimeout, d.WriteTimeout)
+	s.MaxSubscriptionsPerConnection = cmp.Or(s.MaxSubscriptionsPerConnection, d.MaxSubscriptionsPerConnection)
+	s.MaxConnections = cmp.Or(s.MaxConnections, d.MaxConnections)
 	tokens, err := auth.NewTokens(testKey, 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(cfg, Deps{DB: db, Log: log, Tokens: tokens}), logs
+	hub := events.NewHub(db, events.Options{Log: log})
+	ctx, stop := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- hub.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-stopped; err != nil {
+			t.Errorf("hub: %v", err)
+		}
+	})
+	h := New(cfg, Deps{DB: db, Log: log, Tokens: tokens, Events: hub})
+	t.Cleanup(h.CloseStreams) // before the hub stops: a stream left open would see it end
+	return stack{Handler: h, logs: logs, db: db, hub: hub}
 }
 
 // testKey signs the access tokens of testHandler's handlers.
@@ -227,4 +268,28 @@ func TestRoutesRecoverPanicsOutsideResolvers(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("/readyz after the panics: %d, want 200", rec.Code)
 	}
+}
+
+// signIn makes an account and a session straight in s's database and returns an access
+// token of that session: no password is hashed, so it takes none of a request's time.
+func (s stack) signIn(t testing.TB, email string) string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.db.CreateUser(ctx, email, "not a real hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := s.db.CreateSession(ctx, u.ID, auth.HashRefreshToken("refresh token of "+email), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewTokens(testKey, 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := tokens.Issue(auth.Claims{UserID: u.ID, SessionID: session.ID, Role: string(u.Role)}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }

@@ -37,6 +37,22 @@ type CreateStoreInput struct {
 	Name string `json:"name"`
 }
 
+// A change to an item, as recorded in the event log when it was committed.
+type ItemEvent struct {
+	// This event's place in the log: pass it as `after` to resume right after it. Opaque.
+	Cursor string `json:"cursor"`
+	// What the change did. Deleting a store deletes its items: each gets a DELETED event of its own.
+	Kind ChangeKind `json:"kind"`
+	// The global ID of the item that changed.
+	ItemID string `json:"itemId"`
+	// The global ID of the store the item belongs to after the change (before it, for DELETED).
+	StoreID string `json:"storeId"`
+	// The item as this change left it; null when it was deleted. Its nested fields (store) are read when the event is delivered.
+	Item *storage.Item `json:"item,omitempty"`
+	// When the change was made (the database's clock).
+	At time.Time `json:"at"`
+}
+
 // Narrows a list of items. All given conditions must hold.
 type ItemFilter struct {
 	// Only items of the store with this global ID.
@@ -101,6 +117,20 @@ type Session struct {
 	User *storage.User `json:"user"`
 }
 
+// A change to a store, as recorded in the event log when it was committed.
+type StoreEvent struct {
+	// This event's place in the log: pass it as `after` to resume right after it. Opaque.
+	Cursor string `json:"cursor"`
+	// What the change did.
+	Kind ChangeKind `json:"kind"`
+	// The global ID of the store that changed.
+	StoreID string `json:"storeId"`
+	// The store as this change left it; null when it was deleted. Its nested fields (items, owner) are read when the event is delivered.
+	Store *storage.Store `json:"store,omitempty"`
+	// When the change was made (the database's clock).
+	At time.Time `json:"at"`
+}
+
 // Narrows a list of stores.
 type StoreFilter struct {
 	// Only stores whose name contains this text, ignoring letter case.
@@ -113,6 +143,16 @@ type StoreOrder struct {
 	Field StoreOrderField `json:"field"`
 	// The direction; ties are broken by id in the same direction.
 	Direction SortDirection `json:"direction"`
+}
+
+// Live updates, in the order the changes were committed. Over WebSocket (the
+// graphql-transport-ws subprotocol) or server-sent events (graphql-sse) on /graphql. Every
+// event carries a cursor: subscribing again with `after` set to the last cursor received
+// delivers every later event exactly once, then continues live, so a client that reconnects
+// (to this process or another on the same database) misses nothing. Events are kept for
+// EVENT_RETENTION (24 hours by default); an older cursor is CURSOR_EXPIRED: refetch, then
+// subscribe without `after`.
+type Subscription struct {
 }
 
 // Changes to an item. Omitted fields keep their values; null is not allowed.
@@ -129,6 +169,67 @@ type UpdateItemInput struct {
 type UpdateStoreInput struct {
 	// The new name: 1 to 80 characters after trimming, unique regardless of letter case.
 	Name string `json:"name"`
+}
+
+// What a change did to an object.
+type ChangeKind string
+
+const (
+	// The object was created.
+	ChangeKindCreated ChangeKind = "CREATED"
+	// Some of the object's fields changed (for an item, perhaps its store).
+	ChangeKindUpdated ChangeKind = "UPDATED"
+	// The object was deleted.
+	ChangeKindDeleted ChangeKind = "DELETED"
+)
+
+var AllChangeKind = []ChangeKind{
+	ChangeKindCreated,
+	ChangeKindUpdated,
+	ChangeKindDeleted,
+}
+
+func (e ChangeKind) IsValid() bool {
+	switch e {
+	case ChangeKindCreated, ChangeKindUpdated, ChangeKindDeleted:
+		return true
+	}
+	return false
+}
+
+func (e ChangeKind) String() string {
+	return string(e)
+}
+
+func (e *ChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeKind", str)
+	}
+	return nil
+}
+
+func (e ChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // The fields items can be sorted by.
