@@ -29,7 +29,7 @@ func (db *DB) PruneEvents(ctx context.Context, before time.Time) (int, error) {
 
 func (db *DB) pruneEventBatch(ctx context.Context, before time.Time) (int, error) {
 	var removed int
-	err := db.write(ctx, func(ctx context.Context) error {
+	err := db.writeUnlogged(ctx, func(ctx context.Context) error {
 		clock := "SELECT pruned_through AS n FROM event_clock"
 		if db.dialect == Postgres {
 			clock += " FOR UPDATE" // one pruner at a time; SQLite's write lock does the same

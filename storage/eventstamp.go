@@ -43,7 +43,7 @@ func (db *DB) StampEvents(ctx context.Context) (pending bool, err error) {
 	if db.dialect != Postgres {
 		return false, nil
 	}
-	err = db.write(ctx, func(ctx context.Context) error {
+	err = db.writeUnlogged(ctx, func(ctx context.Context) error {
 		if _, _, err := db.repo.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(stampLockKey)); err != nil {
 			return err
 		}

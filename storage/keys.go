@@ -27,7 +27,7 @@ func (db *DB) SigningKey(ctx context.Context) ([]byte, error) {
 	st := db.statement()
 	st.write("INSERT INTO settings (name, value) VALUES (", st.arg(signingKeySetting), ", ",
 		st.arg(base64.StdEncoding.EncodeToString(key)), ")")
-	err := db.write(ctx, func(ctx context.Context) error { _, err := db.exec(ctx, st); return err })
+	err := db.writeUnlogged(ctx, func(ctx context.Context) error { _, err := db.exec(ctx, st); return err })
 	switch {
 	case err == nil:
 		return key, nil

@@ -45,7 +45,7 @@ func storedTime(t time.Time) time.Time {
 // refresh token, known by its hash.
 func (db *DB) CreateSession(ctx context.Context, userID int64, refreshHash string, expiresAt time.Time) (*Session, error) {
 	var s *Session
-	err := db.write(ctx, func(ctx context.Context) (err error) {
+	err := db.writeUnlogged(ctx, func(ctx context.Context) (err error) {
 		s, err = db.insertSession(ctx, userID, refreshHash, expiresAt)
 		return err
 	})
@@ -91,7 +91,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash string, n
 		s     Session
 		ended error
 	)
-	err := db.write(ctx, func(ctx context.Context) error {
+	err := db.writeUnlogged(ctx, func(ctx context.Context) error {
 		st := db.statement()
 		st.write("UPDATE refresh_tokens SET used_at = ", st.arg(now), " WHERE hash = ", st.arg(oldHash), " AND used_at IS NULL")
 		spent, err := db.exec(ctx, st)
@@ -138,7 +138,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash string, n
 // RevokeSession ends a session. Revoking one that is revoked already, or gone, is no error:
 // either way it can no longer be used.
 func (db *DB) RevokeSession(ctx context.Context, id int64) error {
-	err := db.write(ctx, func(ctx context.Context) error { return db.revokeSessions(ctx, "id", id, rel.Now()) })
+	err := db.writeUnlogged(ctx, func(ctx context.Context) error { return db.revokeSessions(ctx, "id", id, rel.Now()) })
 	if err != nil {
 		return fmt.Errorf("revoke session %d: %w", id, classify(ctx, err))
 	}
@@ -147,7 +147,7 @@ func (db *DB) RevokeSession(ctx context.Context, id int64) error {
 
 // RevokeUserSessions ends every session of a user.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID int64) error {
-	err := db.write(ctx, func(ctx context.Context) error { return db.revokeSessions(ctx, "user_id", userID, rel.Now()) })
+	err := db.writeUnlogged(ctx, func(ctx context.Context) error { return db.revokeSessions(ctx, "user_id", userID, rel.Now()) })
 	if err != nil {
 		return fmt.Errorf("revoke sessions of user %d: %w", userID, classify(ctx, err))
 	}
@@ -168,7 +168,7 @@ func (db *DB) revokeSessions(ctx context.Context, column string, value int64, no
 // with, all in one write.
 func (db *DB) ChangePassword(ctx context.Context, userID int64, newHash, refreshHash string, expiresAt time.Time) (*Session, error) {
 	var s *Session
-	err := db.write(ctx, func(ctx context.Context) (err error) {
+	err := db.writeUnlogged(ctx, func(ctx context.Context) (err error) {
 		if err := db.setPasswordHash(ctx, userID, newHash); err != nil {
 			return err
 		}
@@ -236,7 +236,7 @@ func (db *DB) PruneSessions(ctx context.Context, now, spentBefore time.Time) (in
 	} {
 		for {
 			var n int
-			err := db.write(ctx, func(ctx context.Context) (err error) {
+			err := db.writeUnlogged(ctx, func(ctx context.Context) (err error) {
 				st := db.statement()
 				prune(st)
 				n, err = db.exec(ctx, st)

@@ -47,7 +47,7 @@ func (db *DB) CreateUser(ctx context.Context, email, passwordHash string) (*User
 		return nil, err
 	}
 	u := User{Email: clean, EmailKey: key, PasswordHash: passwordHash, Role: RoleUser}
-	if err := db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &u) }); err != nil {
+	if err := db.writeUnlogged(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &u) }); err != nil {
 		if isUniqueViolation(err) {
 			return nil, errEmailTaken
 		}
@@ -146,7 +146,7 @@ func (db *DB) setRole(ctx context.Context, where rel.FilterQuery, role Role) (*U
 // SetPasswordHash replaces a user's password hash with one of the same password, as sign-in
 // does when the hashing parameters have changed.
 func (db *DB) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
-	err := db.write(ctx, func(ctx context.Context) error { return db.setPasswordHash(ctx, userID, hash) })
+	err := db.writeUnlogged(ctx, func(ctx context.Context) error { return db.setPasswordHash(ctx, userID, hash) })
 	switch {
 	case err == nil:
 		return nil

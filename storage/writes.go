@@ -26,6 +26,17 @@ import "context"
 // A committed write then wakes the event listeners: on SQLite this DB's ListenEvents (see
 // commitListeners), on Postgres every process's (see eventNotifier). Neither waits.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.transact(ctx, fn, true)
+}
+
+// writeUnlogged is write for what touches neither stores nor items (accounts, sessions,
+// settings, and the log's own stamping and pruning), which adds nothing to the change log
+// and so wakes no listener: a stamping that woke the readers who stamp would do so forever.
+func (db *DB) writeUnlogged(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.transact(ctx, fn, false)
+}
+
+func (db *DB) transact(ctx context.Context, fn func(ctx context.Context) error, logged bool) error {
 	if db.writeTurn != nil {
 		select {
 		case db.writeTurn <- struct{}{}:
@@ -38,6 +49,7 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context) error) err
 		return err
 	}
 	switch {
+	case !logged:
 	case db.commits != nil:
 		db.commits.notify()
 	case db.notifier != nil:
