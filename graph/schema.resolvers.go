@@ -219,7 +219,7 @@ func (r *storeConnectionResolver) TotalCount(ctx context.Context, obj *model.Sto
 
 // StoreEvents is the resolver for the storeEvents field.
 func (r *subscriptionResolver) StoreEvents(ctx context.Context, after *string) (<-chan *model.StoreEvent, error) {
-	return subscribe(ctx, r.Events, after, storeEvent)
+	return subscribe(ctx, r.Events, after, isStoreEvent, storeEvent)
 }
 
 // ItemEvents is the resolver for the itemEvents field.
@@ -228,7 +228,7 @@ func (r *subscriptionResolver) ItemEvents(ctx context.Context, storeID *string, 
 	if err != nil {
 		return nil, err
 	}
-	return subscribe(ctx, r.Events, after, itemEvents(store))
+	return subscribe(ctx, r.Events, after, itemEventsOf(store), itemEvent)
 }
 
 // Email is the resolver for the email field.

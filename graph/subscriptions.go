@@ -16,18 +16,15 @@ var (
 )
 
 // subscribe starts a subscription to the change log: every event after the client's cursor
-// (or from now) that event turns into a value, one at a time. The values are sent unbuffered,
-// so a consumer that does not keep up makes its subscription lag behind the log, which it then
-// reads itself, instead of holding events in memory.
-func subscribe[T any](ctx context.Context, hub *events.Hub, after *string, event func(storage.Event, string) (T, bool)) (<-chan T, error) {
+// (or from now) that match accepts, as the value build makes of it, one at a time. The values
+// are sent unbuffered, so a consumer that does not keep up makes its subscription lag behind
+// the log, which it then reads itself, instead of holding events in memory.
+func subscribe[T any](ctx context.Context, hub *events.Hub, after *string, match func(storage.Event) bool, build func(storage.Event, string) T) (<-chan T, error) {
 	start, err := resumeFrom(ctx, after)
 	if err != nil {
 		return nil, err
 	}
-	in, err := hub.Subscribe(ctx, start, func(e storage.Event) bool {
-		_, ok := event(e, "")
-		return ok
-	})
+	in, err := hub.Subscribe(ctx, start, match)
 	if errors.Is(err, events.ErrCursorExpired) {
 		return nil, errCursorExpired
 	}
@@ -39,7 +36,7 @@ func subscribe[T any](ctx context.Context, hub *events.Hub, after *string, event
 		defer close(out)
 		for e := range in {
 			cursor := events.EncodeCursor(e.Seq)
-			v, _ := event(e, cursor)
+			v := build(e, cursor)
 			if !noteCursor(ctx, cursor) {
 				return
 			}
@@ -69,25 +66,26 @@ func resumeFrom(ctx context.Context, after *string) (*int64, error) {
 	return &seq, nil
 }
 
-// storeEvent is a store's event as the schema has it; other entities' events are not.
-func storeEvent(e storage.Event, cursor string) (*model.StoreEvent, bool) {
-	if e.Entity != storeType {
-		return nil, false
-	}
+func isStoreEvent(e storage.Event) bool { return e.Entity == storeType }
+
+// storeEvent is a store's event as the schema has it.
+func storeEvent(e storage.Event, cursor string) *model.StoreEvent {
 	return &model.StoreEvent{Cursor: cursor, Kind: model.ChangeKind(e.Kind), StoreID: model.GlobalID(storeType, e.RowID),
-		Store: e.Store, At: e.At}, true
+		Store: e.Store, At: e.At}
 }
 
-// itemEvents is an item's event as the schema has it, for the items of store (every store
-// when nil): an item moved out of the store is one of them too.
-func itemEvents(store *int64) func(storage.Event, string) (*model.ItemEvent, bool) {
-	return func(e storage.Event, cursor string) (*model.ItemEvent, bool) {
-		if e.Entity != itemType || store != nil && e.StoreID != *store && (e.PrevStoreID == nil || *e.PrevStoreID != *store) {
-			return nil, false
-		}
-		return &model.ItemEvent{Cursor: cursor, Kind: model.ChangeKind(e.Kind), ItemID: model.GlobalID(itemType, e.RowID),
-			StoreID: model.GlobalID(storeType, e.StoreID), Item: e.Item, At: e.At}, true
+// itemEventsOf matches the events of the items of store (every store when nil): an item
+// moved out of the store is one of them too.
+func itemEventsOf(store *int64) func(storage.Event) bool {
+	return func(e storage.Event) bool {
+		return e.Entity == itemType && (store == nil || e.StoreID == *store || e.PrevStoreID != nil && *e.PrevStoreID == *store)
 	}
+}
+
+// itemEvent is an item's event as the schema has it.
+func itemEvent(e storage.Event, cursor string) *model.ItemEvent {
+	return &model.ItemEvent{Cursor: cursor, Kind: model.ChangeKind(e.Kind), ItemID: model.GlobalID(itemType, e.RowID),
+		StoreID: model.GlobalID(storeType, e.StoreID), Item: e.Item, At: e.At}
 }
 
 type (

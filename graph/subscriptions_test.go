@@ -24,7 +24,7 @@ func TestItemEventsOfAStoreIncludeItemsMovedIntoAndOutOfIt(t *testing.T) {
 		{"a store's event", storage.Event{Entity: storeType, RowID: a, StoreID: a}, &a, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, got := itemEvents(tt.store)(tt.event, ""); got != tt.want {
+			if got := itemEventsOf(tt.store)(tt.event); got != tt.want {
 				t.Fatalf("delivered = %v, want %v", got, tt.want)
 			}
 		})
