@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/storegraph/storegraph/storage"
 )
@@ -67,6 +68,13 @@ const (
 	DefaultCatchUpReaders = 2
 )
 
+// followInterval is the least time between the starts of two passes over the log. Under a
+// stream of commits a pass stamps and reads all that committed since the last, so the log
+// costs the writers at most one stamping statement (and the readers one query) per interval
+// however fast they write, at the price of up to that much latency while they do; an event
+// after a quiet spell goes out at once.
+const followInterval = 5 * time.Millisecond
+
 // errRunTwice is a second call of Run: its position and subscribers belong to the first.
 var errRunTwice = errors.New("events: Hub.Run called twice")
 
@@ -113,11 +121,15 @@ func (h *Hub) Run(ctx context.Context) error {
 	// The first pass stamps what committed while nobody was stamping (and a wake-up the
 	// retries above may have taken).
 	for {
+		began := time.Now()
 		h.follow(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-h.wake:
+		}
+		if !pause(ctx, time.Until(began.Add(followInterval)), nil) {
+			return nil
 		}
 	}
 }
@@ -197,8 +209,20 @@ func (h *Hub) follow(ctx context.Context) {
 	}
 }
 
-// readAll broadcasts every stamped event after the hub's position.
+// readAll broadcasts every stamped event after the hub's position. With nobody live it only
+// moves the position to the log's present: whoever joins later is behind it, and reads what
+// it missed from the log itself.
 func (h *Hub) readAll(ctx context.Context) error {
+	if h.liveCount() == 0 {
+		latest, err := h.log.LatestEventSeq(ctx)
+		if err != nil {
+			return fmt.Errorf("latest event: %w", err)
+		}
+		if h.skipTo(latest) {
+			return nil
+		}
+		// Someone joined meanwhile, at the position: they are owed what follows it.
+	}
 	for {
 		page, err := h.log.ReadEvents(ctx, h.position, h.opts.PageSize)
 		if err != nil {
@@ -209,6 +233,23 @@ func (h *Hub) readAll(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+func (h *Hub) liveCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.live)
+}
+
+// skipTo moves the position to seq if nobody is live, and says whether it did.
+func (h *Hub) skipTo(seq int64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.live) > 0 {
+		return false
+	}
+	h.position = max(h.position, seq)
+	return true
 }
 
 // broadcast offers each event to every live subscriber, never waiting for one: a subscriber

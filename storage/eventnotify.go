@@ -10,6 +10,11 @@ import (
 // notifyTimeout bounds one notification of the event listeners.
 const notifyTimeout = 5 * time.Second
 
+// notifyInterval is the least time between two notifications: however fast this process
+// writes, it notifies at most once per interval, and a listener stamps and reads once per
+// notification. A commit after a quiet spell is notified at once.
+const notifyInterval = 5 * time.Millisecond
+
 // eventNotifier tells the event listeners of every process (ListenEvents, on Postgres) that
 // writes of this DB have committed. The triggers do not notify: a transaction that calls
 // pg_notify takes a lock of the whole server at its COMMIT and holds it through the WAL
@@ -46,17 +51,31 @@ func (n *eventNotifier) run() {
 	for {
 		select {
 		case <-n.pending:
-			n.send()
 		case <-n.stop:
-			// A write committed just before Close still wakes the listeners: a command that
-			// writes once and exits must not leave the servers unaware of it.
-			select {
-			case <-n.pending:
-				n.send()
-			default:
-			}
+			n.flush()
 			return
 		}
+		n.send()
+		// Commits during the pause are covered by one notification after it.
+		pause := time.NewTimer(notifyInterval)
+		select {
+		case <-pause.C:
+		case <-n.stop:
+			pause.Stop()
+			n.flush()
+			return
+		}
+	}
+}
+
+// flush sends the notification owed, if one is: a write committed just before Close still
+// wakes the listeners, so that a command that writes once and exits does not leave the servers
+// unaware of it.
+func (n *eventNotifier) flush() {
+	select {
+	case <-n.pending:
+		n.send()
+	default:
 	}
 }
 

@@ -336,8 +336,9 @@ func TestEventSnapshotsReadTheSameInAnySessionTimeZone(t *testing.T) {
 	}
 }
 
-// Reverting the event log removes its triggers (and on Postgres their functions) with its
-// tables: writes go on as before it, and migrating again records them again.
+// Reverting the event log (after the stamping function that depends on it) removes its
+// triggers (and on Postgres their functions) with its tables: writes go on as before it, and
+// migrating again records them again.
 func TestEventLogMigrationReverts(t *testing.T) {
 	leftovers := map[storage.Dialect]string{
 		storage.Postgres: `SELECT (SELECT count(*) FROM pg_trigger JOIN pg_class c ON c.oid = tgrelid
@@ -350,6 +351,15 @@ func TestEventLogMigrationReverts(t *testing.T) {
 		s := mustStore(t, db, "Logged")
 		plan, _, err := db.PlanRollback(ctx)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Version != 20261202010000 {
+			t.Fatalf("newest migration is %+v, want the stamping function", plan.Migration)
+		}
+		if err := db.Revert(ctx, plan.Migration); err != nil {
+			t.Fatal(err)
+		}
+		if plan, _, err = db.PlanRollback(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if plan.Version != 20261201020000 {

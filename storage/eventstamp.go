@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"fmt"
+
+	"github.com/go-rel/rel"
 )
 
 // stampLockKey is the advisory lock stampers take turns on. Only stampers take it: writers
@@ -16,52 +18,36 @@ const (
 	maxStampBatches = 100
 )
 
-// stampSQL gives the next batch of committed transactions' events consecutive seqs after
-// the clock's, in id order, and advances the clock. The statement sees only committed rows,
-// so a transaction still running is skipped, and stamped after it commits (the notification
-// sent after its commit wakes the stampers); one that rolls back is never seen. Id order agrees with commit order
-// wherever an order can be observed: a transaction begun after another committed takes its
-// ids (nextval) after the other took its own, and two transactions on one row are ordered by
-// its lock, the later one's trigger running after the earlier one committed. Transactions
-// that overlapped without touching a common row have no order a client could see.
-const stampSQL = `WITH batch AS (
-	SELECT id, row_number() OVER (ORDER BY id) AS n
-	FROM (SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT $1) AS oldest
-), stamped AS (
-	UPDATE events SET seq = event_clock.seq + batch.n FROM batch, event_clock WHERE events.id = batch.id RETURNING 1
-)
-UPDATE event_clock SET seq = seq + (SELECT count(*) FROM stamped)
-WHERE EXISTS (SELECT 1 FROM stamped)
-RETURNING (SELECT count(*) FROM stamped) AS n`
+// stampSQL runs one stamping pass (migration 20261202010000's stamp_events): under the
+// stampers' lock, it gives the next batches of committed transactions' events consecutive
+// seqs after the clock's, in id order, and advances the clock. Each of its statements sees
+// only committed rows, so a transaction still running is skipped, and stamped after it commits
+// (the notification sent after its commit wakes the stampers); one that rolls back is never
+// seen. Id order agrees with commit order wherever an order can be observed: a transaction
+// begun after another committed takes its ids (nextval) after the other took its own, and two
+// transactions on one row are ordered by its lock, the later one's trigger running after the
+// earlier one committed. Transactions that overlapped without touching a common row have no
+// order a client could see.
+const stampSQL = "SELECT stamped AS n, pending FROM stamp_events($1, $2, $3)"
+
+type stampRow struct {
+	N       int64
+	Pending bool
+}
 
 // StampEvents gives the Postgres events of committed transactions their seq, making them
 // readable, and reports whether unstamped ones remain beyond what one call stamps (a backlog
-// of over maxStampBatches batches), in which case the caller calls again. Stampers take
-// turns; writers never wait for them, and no transaction, however long it runs, holds back
-// the events of others. On SQLite an event's id is its seq: nothing to do.
+// of over maxStampBatches batches), in which case the caller calls again. It is one statement,
+// committed on its own. Stampers take turns; writers never wait for them, and no transaction,
+// however long it runs, holds back the events of others. On SQLite an event's id is its seq:
+// nothing to do.
 func (db *DB) StampEvents(ctx context.Context) (pending bool, err error) {
 	if db.dialect != Postgres {
 		return false, nil
 	}
-	err = db.writeUnlogged(ctx, func(ctx context.Context) error {
-		if _, _, err := db.repo.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(stampLockKey)); err != nil {
-			return err
-		}
-		for range maxStampBatches {
-			n, err := db.count(ctx, stampSQL, stampBatch)
-			if err != nil {
-				return err
-			}
-			if n < stampBatch {
-				break
-			}
-		}
-		left, err := db.count(ctx, "SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE seq IS NULL LIMIT 1) AS unstamped")
-		pending = left > 0
-		return err
-	})
-	if err != nil {
+	var rows []stampRow
+	if err := db.repo.FindAll(ctx, &rows, rel.SQL(stampSQL, int64(stampLockKey), stampBatch, maxStampBatches)); err != nil {
 		return false, fmt.Errorf("stamp events: %w", classify(ctx, err))
 	}
-	return pending, nil
+	return len(rows) == 1 && rows[0].Pending, nil
 }

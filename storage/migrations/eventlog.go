@@ -22,16 +22,10 @@ func eventLog(dialect string) eventLogSQL {
 	return sqliteEventLog
 }
 
-func (l eventLogSQL) up(s *rel.Schema) {
-	for _, sql := range l.create {
-		s.Exec(rel.Raw(sql))
-	}
-}
+func (l eventLogSQL) up(s *rel.Schema) { execAll(s, l.create) }
 
 func (l eventLogSQL) down(s *rel.Schema) {
-	for _, sql := range l.remove {
-		s.Exec(rel.Raw(sql))
-	}
+	execAll(s, l.remove)
 	s.DropTable("events")
 	s.DropTable("event_clock")
 }
@@ -150,6 +144,12 @@ const (
 	sqliteItemRow = `json_object('id', NEW.id, 'store_id', NEW.store_id, 'name', NEW.name, 'name_key', NEW.name_key, ` +
 		`'price_cents', NEW.price_cents, 'created_at', NEW.created_at, 'updated_at', NEW.updated_at)`
 )
+
+func execAll(s *rel.Schema, statements []string) {
+	for _, sql := range statements {
+		s.Exec(rel.Raw(sql))
+	}
+}
 
 func sqliteEventTrigger(name, when, table, values string) string {
 	return "CREATE TRIGGER " + name + " " + when + " ON " + table +

@@ -137,6 +137,18 @@ func All(dialect string) []Migration {
 			Up:      func(s *rel.Schema) { eventLog(dialect).up(s) },
 			Down:    func(s *rel.Schema) { eventLog(dialect).down(s) },
 		},
+		{
+			Version: 20261202010000,
+			Name:    "stamp events in one statement",
+			Up: func(s *rel.Schema) {
+				create, _ := stampFunction(dialect)
+				execAll(s, create)
+			},
+			Down: func(s *rel.Schema) {
+				_, drop := stampFunction(dialect)
+				execAll(s, drop)
+			},
+		},
 	}
 }
 
