@@ -237,7 +237,7 @@ func TestCursorsBeforeThePrunedEventsAreExpired(t *testing.T) {
 		}
 		h, w := watchedHub(t, db, events.Options{})
 		for _, after := range []int64{0, pruned - 1} {
-			if _, err := h.Subscribe(t.Context(), &after, nil); !errors.Is(err, events.ErrCursorExpired) {
+			if _, err := subscribeEvents(t.Context(), h, &after, nil, nil); !errors.Is(err, events.ErrCursorExpired) {
 				t.Errorf("after %d (pruned through %d): %v, want ErrCursorExpired", after, pruned, err)
 			}
 		}

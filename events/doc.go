@@ -1,7 +1,8 @@
 // Package events follows the change log the storage triggers write and fans it out to
-// subscriptions: one Hub per process reads the log once for everybody and hands each event to
-// every subscription's queue; a subscription whose consumer does not keep up stops taking
-// events from the hub and reads the log itself until it has caught up.
+// subscriptions: one Hub per process reads the log once for everybody and puts each event, as
+// the subscription's value, on every subscription's channel, with no goroutine per
+// subscription; a subscription whose consumer does not keep up stops taking events from the
+// hub and has a goroutine read the log for it until it has caught up.
 //
 // The log is pushed, not polled. The hub reads when storage wakes it: on every commit that
 // changed a store or an item (Postgres NOTIFY; on SQLite, every write of this process) and

@@ -8,13 +8,13 @@ func LiveSubscribers(h *Hub) int {
 	return len(h.live)
 }
 
-// QueuedEvents is how many events the hub holds in its subscribers' queues.
+// QueuedEvents is how many events the hub holds in its subscribers' channels.
 func QueuedEvents(h *Hub) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
 	for s := range h.live {
-		n += len(s.queue)
+		n += s.feed.queued()
 	}
 	return n
 }

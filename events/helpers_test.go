@@ -49,11 +49,18 @@ func newHub(log events.Log, o events.Options) *events.Hub {
 // subscribe subscribes until the test ends, or fails it.
 func subscribe(t *testing.T, h *events.Hub, after *int64, match func(storage.Event) bool) <-chan storage.Event {
 	t.Helper()
-	ch, err := h.Subscribe(t.Context(), after, match)
+	ch, err := subscribeEvents(t.Context(), h, after, match, nil)
 	if err != nil {
 		t.Fatalf("Subscribe(after %v): %v", deref(after), err)
 	}
 	return ch
+}
+
+// subscribeEvents subscribes to the events themselves, those match accepts (nil: all).
+func subscribeEvents(ctx context.Context, h *events.Hub, after *int64, match func(storage.Event) bool, notify func()) (<-chan storage.Event, error) {
+	return events.Subscribe(ctx, h, after, func(e *storage.Event) (storage.Event, bool) {
+		return *e, match == nil || match(*e)
+	}, notify)
 }
 
 // receive is the seqs of the next n events on ch.

@@ -58,7 +58,7 @@ type Hub struct {
 	position int64
 	ready    bool
 	live     map[*subscriber]struct{} // the subscribers taking events from the hub
-	count    int                      // subscriptions, live or catching up
+	all      map[*subscriber]struct{} // every open subscription, live or catching up
 }
 
 // Defaults of Options.
@@ -96,10 +96,11 @@ func NewHub(log Log, o Options) *Hub {
 		o.Log = slog.Default()
 	}
 	h := &Hub{log: log, opts: o, wake: make(chan struct{}, 1), live: make(map[*subscriber]struct{}),
-		catchUpTurn: make(chan struct{}, o.CatchUpReaders)}
+		all: make(map[*subscriber]struct{}), catchUpTurn: make(chan struct{}, o.CatchUpReaders)}
 	h.reading = outage{log: o.Log, what: "event log"}
 	h.listening = outage{log: o.Log, what: "event listener"}
 	h.stopped, h.stop = context.WithCancel(context.Background())
+	context.AfterFunc(h.stopped, h.endAll)
 	return h
 }
 
@@ -138,7 +139,17 @@ func (h *Hub) Run(ctx context.Context) error {
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.count
+	return len(h.all)
+}
+
+// endAll closes every subscription once Run has stopped: one call for the hub, rather than
+// one registered with h.stopped per subscription.
+func (h *Hub) endAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.all {
+		s.endLocked()
+	}
 }
 
 // listen keeps the listener running, which wakes the hub on every commit and reconnection.
@@ -253,19 +264,18 @@ func (h *Hub) skipTo(seq int64) bool {
 }
 
 // broadcast offers each event to every live subscriber, never waiting for one: a subscriber
-// whose queue is full lags instead. The lock is taken per event, so that subscribers join
+// whose channel is full lags instead. The lock is taken per event, so that subscribers join
 // and leave between events rather than after a whole page.
 func (h *Hub) broadcast(page []storage.Event) {
 	for i := range page {
-		// Every queue shares one copy, read-only; a copy of its own, so that a queue left
-		// with a consumer that stopped reading keeps its few events alive, not their page.
+		// One copy shared by every subscriber, so that their conversions can recognise it
+		// and build its value once; a copy of its own, so that the value built last does
+		// not keep the whole page alive.
 		e := new(storage.Event)
 		*e = page[i]
 		h.mu.Lock()
 		for s := range h.live {
-			select {
-			case s.queue <- e:
-			default:
+			if !s.offer(e) {
 				h.lag(s)
 			}
 		}
@@ -274,11 +284,12 @@ func (h *Hub) broadcast(page []storage.Event) {
 	}
 }
 
-// lag takes s off the live feed by closing its queue: s delivers what the queue holds, then
-// reads the log after the last of them. (Emptying the queue here would race with s taking
-// from it: s could take an event while the hub took the one before, and skip that one.)
-// h.mu must be held.
+// lag takes s off the live feed and starts a goroutine that reads the log after s.last,
+// sends what it finds (waiting for the consumer, who then holds no more than the channel)
+// and rejoins the feed. h.mu must be held.
 func (h *Hub) lag(s *subscriber) {
 	delete(h.live, s)
-	close(s.queue)
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.stopCatchingUp = cancel
+	go s.catchUp(ctx)
 }

@@ -73,7 +73,7 @@ func TestCursorsTheLogNoLongerContinuesAreExpired(t *testing.T) {
 		l := withHistory(t, 10)
 		l.prune(5)
 		h := runHub(t, l, events.Options{})
-		ch, err := h.Subscribe(t.Context(), &tt.after, nil)
+		ch, err := subscribeEvents(t.Context(), h, &tt.after, nil, nil)
 		if !errors.Is(err, tt.wantErr) {
 			t.Fatalf("after %d: error %v, want %v", tt.after, err, tt.wantErr)
 		}
@@ -185,7 +185,7 @@ func TestMatchFiltersWithoutLosingItsPlace(t *testing.T) {
 func TestEndingTheContextClosesTheChannelAndRemovesTheSubscriber(t *testing.T) {
 	h := runHub(t, newMemLog(), events.Options{})
 	ctx, cancel := context.WithCancel(t.Context())
-	ch, err := h.Subscribe(ctx, nil, nil)
+	ch, err := subscribeEvents(ctx, h, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestStoppingRunClosesEverySubscription(t *testing.T) {
 	if n := h.Subscribers(); n != 0 {
 		t.Fatalf("Subscribers() = %d after Run stopped, want 0", n)
 	}
-	late, err := h.Subscribe(t.Context(), nil, nil)
+	late, err := subscribeEvents(t.Context(), h, nil, nil, nil)
 	if err != nil {
 		t.Fatalf("Subscribe after Run: %v", err)
 	}
@@ -334,7 +334,7 @@ func TestLaggingSubscriptionEndsWhenTheLogNoLongerHoldsItsNextEvents(t *testing.
 	if n := h.Subscribers(); n != 0 {
 		t.Fatalf("Subscribers() = %d, want 0", n)
 	}
-	if _, err := h.Subscribe(t.Context(), ptr(got[len(got)-1]), nil); !errors.Is(err, events.ErrCursorExpired) {
+	if _, err := subscribeEvents(t.Context(), h, ptr(got[len(got)-1]), nil, nil); !errors.Is(err, events.ErrCursorExpired) {
 		t.Fatalf("resuming from its last cursor: %v, want ErrCursorExpired", err)
 	}
 }

@@ -13,49 +13,83 @@ import (
 // Either way its events cannot all be delivered: the client must refetch and start afresh.
 var ErrCursorExpired = errors.New("cursor expired")
 
-// subscriber is one subscription. queue and from are guarded by the hub's mutex; the other
-// fields belong to the subscription's goroutine.
+// subscriber is one subscription. Its channel has one sender at a time: the hub, under its
+// mutex, while the subscriber is live; its catch-up goroutine while it lags. That sender
+// alone sends, advances last and closes the channel, so no send can follow the close and
+// the close happens once.
 type subscriber struct {
-	// queue is the live feed, nil until the first join; the hub closes it when it is full.
-	queue chan *storage.Event
+	hub  *Hub
+	feed feed
+	// ctx is the subscription's own; a catch-up goroutine reads the log under a child of it.
+	ctx context.Context
+
+	// The fields below are guarded by the hub's mutex, except last while a catch-up goroutine
+	// sends: it is that goroutine's then.
+
+	// last is the seq of the last event sent or filtered out: everything up to it is done with.
+	last int64
 	// from is the seq the subscriber joined the live feed after.
 	from int64
-
-	hub   *Hub
-	match func(storage.Event) bool
-	out   chan<- storage.Event
-	// last is the seq of the last event delivered or filtered out: everything up to it is
-	// done with.
-	last int64
+	// stopCatchingUp cancels the catch-up goroutine; nil while there is none.
+	stopCatchingUp context.CancelFunc
+	// done is set once the channel is closed, or its catch-up goroutine was told to close it.
+	done bool
+	// unlink stops the call of end that ctx's end would make.
+	unlink func() bool
 }
 
-// Subscribe returns every event with seq > *after (or, when after is nil, from the present)
-// that match accepts, exactly once, in seq order. match runs on the subscription's goroutine;
-// nil accepts everything. The channel is unbuffered: a consumer that does not keep up makes
-// the subscription lag and read the log itself, never makes the hub wait or hold more than
-// QueueSize events for it. The channel is closed when ctx ends, when Run stops, and when the
-// subscription has fallen so far behind that the log no longer holds what it has yet to
-// deliver (resuming from its last cursor then reports ErrCursorExpired).
-func (h *Hub) Subscribe(ctx context.Context, after *int64, match func(storage.Event) bool) (<-chan storage.Event, error) {
+// feed is the typed side of a subscriber: its channel and what it sends on it.
+type feed interface {
+	// offer sends e's value without waiting; false when the channel is full. An event the
+	// subscriber does not take counts as sent.
+	offer(e *storage.Event) bool
+	// send sends e's value, waiting for room; false when ctx ended first.
+	send(ctx context.Context, e *storage.Event) bool
+	close()
+	queued() int
+}
+
+// Subscribe returns the values convert makes of the events with seq > *after (or, when after
+// is nil, from the present), exactly once, in seq order; an event for which convert returns
+// false is not this subscription's and is skipped. convert may run on the hub's goroutine,
+// under its lock, once per subscriber of the event, and is given the same *storage.Event for
+// every live subscriber of one event (read-only): it must be cheap, and can build the
+// value once per event for all of them.
+//
+// The channel holds up to QueueSize values. A consumer that lets it fill makes the
+// subscription lag: it reads the log itself (at most CatchUpReaders subscriptions at once)
+// until it has caught up, never making the hub wait or hold more than the channel for it.
+// The channel is closed when ctx ends, when Run stops, and when the subscription has fallen
+// so far behind that the log no longer holds what it has yet to deliver (resuming from its
+// last cursor then reports ErrCursorExpired).
+//
+// notify, when not nil, is called once after each value is put on the channel and once after
+// the channel is closed, so that a consumer can receive exactly once per call without
+// waiting. It may be called with the hub's lock held: it must return at once and not call
+// into the hub.
+func Subscribe[T any](ctx context.Context, h *Hub, after *int64, convert func(*storage.Event) (T, bool), notify func()) (<-chan T, error) {
 	from, err := h.origin(ctx, after)
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan storage.Event)
-	s := &subscriber{hub: h, match: match, out: out, last: from}
+	if notify == nil {
+		notify = func() {}
+	}
+	f := &channelFeed[T]{ch: make(chan T, h.opts.QueueSize), convert: convert, notify: notify}
+	s := &subscriber{hub: h, feed: f, ctx: ctx, last: from}
 	h.mu.Lock()
-	h.count++
-	h.mu.Unlock()
-	q := h.join(s)
-
-	ctx, cancel := context.WithCancel(ctx)
-	unlink := context.AfterFunc(h.stopped, cancel)
-	go func() {
-		defer cancel()
-		defer unlink()
-		s.run(ctx, q)
-	}()
-	return out, nil
+	defer h.mu.Unlock()
+	h.all[s] = struct{}{}
+	// Under the lock, so that end, which takes it, sees it set however soon it runs.
+	s.unlink = context.AfterFunc(ctx, s.end)
+	switch {
+	case h.stopped.Err() != nil:
+		// Run has stopped, and endAll with it: nothing more will come.
+		s.endLocked()
+	case !h.join(s):
+		h.lag(s)
+	}
+	return f.ch, nil
 }
 
 // origin is the seq a subscription starts after.
@@ -99,73 +133,96 @@ func (h *Hub) latest(ctx context.Context) (int64, error) {
 	return seq, nil
 }
 
-// join puts s on the live feed and returns its queue, if the hub has broadcast nothing
-// after s.last; else nil, and s has more to read from the log first.
+// join puts s on the live feed, unless the hub has broadcast something after s.last: then
+// false, and s has more to read from the log first. h.mu must be held.
 //
 // This is the seam between the log and the feed, and the lock is what makes it exact: the
 // hub broadcasts each event and advances its position under the same lock, so when s joins
 // with s.last >= position, every event up to position is behind s, and every later one will
-// reach its queue. Those up to s.last (which may be ahead: s read the log after the hub did)
-// arrive a second time and are dropped by seq. Before Run has read the present, s joins
+// be offered to it. Those up to s.last (which may be ahead: s read the log after the hub did)
+// are offered a second time and dropped by seq. Before Run has read the present, s joins
 // from wherever it is, and Run sends it back to the log if it starts ahead of s.
-func (h *Hub) join(s *subscriber) chan *storage.Event {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (h *Hub) join(s *subscriber) bool {
 	if h.ready && s.last < h.position {
-		return nil
+		return false
 	}
 	s.from = s.last
-	s.queue = make(chan *storage.Event, h.opts.QueueSize)
 	h.live[s] = struct{}{}
-	return s.queue
+	return true
 }
 
-func (h *Hub) leave(s *subscriber) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.live, s)
-	h.count--
+// end closes the subscription, or has its catch-up goroutine close it: ctx ended.
+func (s *subscriber) end() {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.endLocked()
 }
 
-// run delivers from the live feed q, and from the log whenever q is nil (not joined yet) or
-// closed (lagging), until ctx ends.
-func (s *subscriber) run(ctx context.Context, q chan *storage.Event) {
-	defer close(s.out)
-	defer s.hub.leave(s)
-	for {
-		if q == nil {
-			if q = s.catchUp(ctx); q == nil {
-				return
-			}
-		}
-		select {
-		case e, ok := <-q:
-			if !ok {
-				q = nil
-				continue
-			}
-			if !s.deliver(ctx, *e) {
-				return
-			}
-		case <-ctx.Done():
-			return
-		}
+// endLocked is end with h.mu held.
+func (s *subscriber) endLocked() {
+	if s.done {
+		return
 	}
+	s.done = true
+	if s.stopCatchingUp != nil {
+		s.stopCatchingUp()
+		return
+	}
+	delete(s.hub.live, s)
+	s.close()
 }
 
-// catchUp reads the log after s.last until s can join the live feed, and returns its queue;
-// nil when ctx ended or the log no longer holds the events after s.last.
-func (s *subscriber) catchUp(ctx context.Context) chan *storage.Event {
+// close closes the channel and forgets the subscription. h.mu must be held.
+func (s *subscriber) close() {
+	s.unlink()
+	delete(s.hub.all, s)
+	s.feed.close()
+}
+
+// offer offers e to the live subscriber s; false when its channel is full. h.mu must be held.
+func (s *subscriber) offer(e *storage.Event) bool {
+	if e.Seq <= s.last {
+		return true
+	}
+	if !s.feed.offer(e) {
+		return false
+	}
+	s.last = e.Seq
+	return true
+}
+
+// catchUp reads the log after s.last and sends what it finds until s can join the live
+// feed; it closes the channel instead when ctx ends or the log no longer holds the events
+// after s.last.
+func (s *subscriber) catchUp(ctx context.Context) {
+	if s.readLog(ctx) {
+		return // live: s is the hub's again
+	}
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.caughtUp()
+	s.done = true
+	s.close()
+}
+
+// caughtUp ends the catch-up's turn as s's sender. h.mu must be held.
+func (s *subscriber) caughtUp() {
+	s.stopCatchingUp()
+	s.stopCatchingUp = nil
+}
+
+// readLog is catchUp's reading and sending; true once s is live again.
+func (s *subscriber) readLog(ctx context.Context) bool {
 	h := s.hub
-	// No larger than the queue: a lagging subscriber holds no more events than a live one.
+	// No larger than the channel: a lagging subscriber holds no more events than a live one.
 	size := min(h.opts.PageSize, h.opts.QueueSize)
-	for {
+	for ctx.Err() == nil {
 		var page []storage.Event
 		var pruned int64
 		select {
 		case h.catchUpTurn <- struct{}{}:
 		case <-ctx.Done():
-			return nil
+			return false
 		}
 		read := h.reading.retry(ctx, nil, func(ctx context.Context) error {
 			var err error
@@ -180,39 +237,77 @@ func (s *subscriber) catchUp(ctx context.Context) chan *storage.Event {
 		})
 		<-h.catchUpTurn
 		if !read {
-			return nil
+			return false
 		}
 		if pruned > s.last {
 			h.opts.Log.Warn("subscription ended: it fell behind the events kept", "after", s.last, "pruned_through", pruned)
-			return nil
+			return false
 		}
-		for _, e := range page {
-			if !s.deliver(ctx, e) {
-				return nil
+		for i := range page {
+			if !s.feed.send(ctx, &page[i]) {
+				return false
 			}
+			s.last = page[i].Seq
 		}
-		if len(page) < size {
-			if q := h.join(s); q != nil {
-				return q
-			}
+		if len(page) < size && s.rejoin() {
+			return true
 		}
 	}
+	return false
 }
 
-// deliver sends e to the consumer unless it is done with already or match refuses it;
-// false when ctx ended first.
-func (s *subscriber) deliver(ctx context.Context, e storage.Event) bool {
-	if e.Seq <= s.last {
-		return true
+// rejoin puts s back on the live feed if it has caught up and is not ending. In the same
+// turn of the lock as the join, so that the hub finds s either catching up or live, never
+// live with a catch-up goroutine.
+func (s *subscriber) rejoin() bool {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.done || !h.join(s) {
+		return false
 	}
-	s.last = e.Seq
-	if s.match != nil && !s.match(e) {
+	s.caughtUp()
+	return true
+}
+
+// channelFeed is a feed of the values convert makes.
+type channelFeed[T any] struct {
+	ch      chan T
+	convert func(*storage.Event) (T, bool)
+	notify  func()
+}
+
+func (f *channelFeed[T]) offer(e *storage.Event) bool {
+	v, ok := f.convert(e)
+	if !ok {
 		return true
 	}
 	select {
-	case s.out <- e:
+	case f.ch <- v:
+		f.notify()
+		return true
+	default:
+		return false
+	}
+}
+
+func (f *channelFeed[T]) send(ctx context.Context, e *storage.Event) bool {
+	v, ok := f.convert(e)
+	if !ok {
+		return true
+	}
+	select {
+	case f.ch <- v:
+		f.notify()
 		return true
 	case <-ctx.Done():
 		return false
 	}
 }
+
+func (f *channelFeed[T]) close() {
+	close(f.ch)
+	f.notify()
+}
+
+func (f *channelFeed[T]) queued() int { return len(f.ch) }

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/storegraph/storegraph/events"
 	"github.com/storegraph/storegraph/graph/model"
@@ -16,38 +17,92 @@ var (
 )
 
 // subscribe starts a subscription to the change log: every event after the client's cursor
-// (or from now) that match accepts, as the value build makes of it, one at a time. The values
-// are sent unbuffered, so a consumer that does not keep up makes its subscription lag behind
-// the log, which it then reads itself, instead of holding events in memory.
-func subscribe[T any](ctx context.Context, hub *events.Hub, after *string, match func(storage.Event) bool, build func(storage.Event, string) T) (<-chan T, error) {
+// (or from now) that match accepts, as the value build makes of it. The hub puts the values
+// on the channel itself, with no goroutine of the subscription's own, calling the context's
+// delivery notice after each; a consumer that does not keep up makes the subscription lag
+// behind the log, which it then reads itself, instead of holding events in memory.
+func subscribe[T any](ctx context.Context, hub *events.Hub, after *string, match func(*storage.Event) bool, build func(*storage.Event) T) (<-chan T, error) {
 	start, err := resumeFrom(ctx, after)
 	if err != nil {
 		return nil, err
 	}
-	in, err := hub.Subscribe(ctx, start, match)
-	if errors.Is(err, events.ErrCursorExpired) {
-		return nil, errCursorExpired
+	convert := func(e *storage.Event) (T, bool) {
+		if !match(e) {
+			var none T
+			return none, false
+		}
+		return build(e), true
 	}
+	notify := deliveryNotice(ctx)
+	slot := cursorSlot(ctx)
+	if slot == nil {
+		return subscribeHub(ctx, hub, start, convert, notify)
+	}
+	// The transport labels each response with its event's cursor, which it must have before
+	// the value's response: a goroutine notes each cursor, then hands the value on. Only SSE
+	// asks for cursors, and it has one subscription per connection.
+	in, err := subscribeHub(ctx, hub, start, func(e *storage.Event) (sequenced[T], bool) {
+		v, ok := convert(e)
+		return sequenced[T]{seq: e.Seq, v: v}, ok
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan T)
+	// Room for one: a transport that receives only when noticed receives after the notice,
+	// which follows the send.
+	out := make(chan T, 1)
 	go func() {
+		defer notify()
 		defer close(out)
-		for e := range in {
-			cursor := events.EncodeCursor(e.Seq)
-			v := build(e, cursor)
-			if !noteCursor(ctx, cursor) {
+		for x := range in {
+			if !noteCursor(ctx, slot, events.EncodeCursor(x.seq)) {
 				return
 			}
 			select {
-			case out <- v:
+			case out <- x.v:
+				notify()
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
 	return out, nil
+}
+
+// sequenced is a value with its event's seq.
+type sequenced[T any] struct {
+	seq int64
+	v   T
+}
+
+func subscribeHub[T any](ctx context.Context, hub *events.Hub, after *int64, convert func(*storage.Event) (T, bool), notify func()) (<-chan T, error) {
+	ch, err := events.Subscribe(ctx, hub, after, convert, notify)
+	if errors.Is(err, events.ErrCursorExpired) {
+		return nil, errCursorExpired
+	}
+	return ch, err
+}
+
+// builtOnce is build, made once per event for all its subscribers: the hub hands every live
+// subscriber of an event the same *storage.Event, and converts it for each under its lock.
+// The last event built is the key, by address and seq: the address tells it from another
+// hub's event of the same seq, and cannot be another event's while the memo holds it, unless
+// a log reads an event into the same place, which the seq tells apart.
+func builtOnce[T any](build func(*storage.Event) T) func(*storage.Event) T {
+	type built struct {
+		e   *storage.Event
+		seq int64
+		v   T
+	}
+	var last atomic.Pointer[built]
+	return func(e *storage.Event) T {
+		if b := last.Load(); b != nil && b.e == e && b.seq == e.Seq {
+			return b.v
+		}
+		v := build(e)
+		last.Store(&built{e: e, seq: e.Seq, v: v})
+		return v
+	}
 }
 
 // resumeFrom is where a subscription starts: the stream's resume cursor (SSE's
@@ -66,32 +121,50 @@ func resumeFrom(ctx context.Context, after *string) (*int64, error) {
 	return &seq, nil
 }
 
-func isStoreEvent(e storage.Event) bool { return e.Entity == storeType }
+func isStoreEvent(e *storage.Event) bool { return e.Entity == storeType }
 
 // storeEvent is a store's event as the schema has it.
-func storeEvent(e storage.Event, cursor string) *model.StoreEvent {
-	return &model.StoreEvent{Cursor: cursor, Kind: model.ChangeKind(e.Kind), StoreID: model.GlobalID(storeType, e.RowID),
-		Store: e.Store, At: e.At}
-}
+var storeEvent = builtOnce(func(e *storage.Event) *model.StoreEvent {
+	return &model.StoreEvent{Cursor: events.EncodeCursor(e.Seq), Kind: model.ChangeKind(e.Kind),
+		StoreID: model.GlobalID(storeType, e.RowID), Store: e.Store, At: e.At}
+})
 
 // itemEventsOf matches the events of the items of store (every store when nil): an item
 // moved out of the store is one of them too.
-func itemEventsOf(store *int64) func(storage.Event) bool {
-	return func(e storage.Event) bool {
+func itemEventsOf(store *int64) func(*storage.Event) bool {
+	return func(e *storage.Event) bool {
 		return e.Entity == itemType && (store == nil || e.StoreID == *store || e.PrevStoreID != nil && *e.PrevStoreID == *store)
 	}
 }
 
 // itemEvent is an item's event as the schema has it.
-func itemEvent(e storage.Event, cursor string) *model.ItemEvent {
-	return &model.ItemEvent{Cursor: cursor, Kind: model.ChangeKind(e.Kind), ItemID: model.GlobalID(itemType, e.RowID),
-		StoreID: model.GlobalID(storeType, e.StoreID), Item: e.Item, At: e.At}
-}
+var itemEvent = builtOnce(func(e *storage.Event) *model.ItemEvent {
+	return &model.ItemEvent{Cursor: events.EncodeCursor(e.Seq), Kind: model.ChangeKind(e.Kind),
+		ItemID: model.GlobalID(itemType, e.RowID), StoreID: model.GlobalID(storeType, e.StoreID), Item: e.Item, At: e.At}
+})
 
 type (
-	cursorSlotKey   struct{}
-	resumeCursorKey struct{}
+	cursorSlotKey     struct{}
+	resumeCursorKey   struct{}
+	deliveryNoticeKey struct{}
 )
+
+// WithDeliveryNotice returns a context whose subscriptions call notify once after each value
+// they make ready on their channel and once after they close it, so that the transport can
+// receive without waiting: it then calls the response function exactly once per notice, and
+// no call blocks. notify must return at once (it may run under the event hub's lock) and
+// must not subscribe.
+func WithDeliveryNotice(ctx context.Context, notify func()) context.Context {
+	return context.WithValue(ctx, deliveryNoticeKey{}, notify)
+}
+
+// deliveryNotice is the context's delivery notice, or one that does nothing.
+func deliveryNotice(ctx context.Context) func() {
+	if notify, _ := ctx.Value(deliveryNoticeKey{}).(func()); notify != nil {
+		return notify
+	}
+	return func() {}
+}
 
 // WithEventCursors returns a context whose subscriptions report each event's cursor on the
 // channel before they send the event, so that a streaming transport can label the response
@@ -101,13 +174,15 @@ func WithEventCursors(ctx context.Context) (context.Context, <-chan string) {
 	return context.WithValue(ctx, cursorSlotKey{}, slot), slot
 }
 
+// cursorSlot is where the transport that asked for cursors takes them; nil when none did.
+func cursorSlot(ctx context.Context) chan string {
+	slot, _ := ctx.Value(cursorSlotKey{}).(chan string)
+	return slot
+}
+
 // noteCursor reports cursor to the transport that asked for cursors; false when ctx ended
 // first.
-func noteCursor(ctx context.Context, cursor string) bool {
-	slot, _ := ctx.Value(cursorSlotKey{}).(chan string)
-	if slot == nil {
-		return true
-	}
+func noteCursor(ctx context.Context, slot chan<- string, cursor string) bool {
 	select {
 	case slot <- cursor:
 		return true

@@ -2,9 +2,12 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/storegraph/storegraph/events"
+	"github.com/storegraph/storegraph/graph/model"
 	"github.com/storegraph/storegraph/storage"
 )
 
@@ -24,7 +27,7 @@ func TestItemEventsOfAStoreIncludeItemsMovedIntoAndOutOfIt(t *testing.T) {
 		{"a store's event", storage.Event{Entity: storeType, RowID: a, StoreID: a}, &a, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := itemEventsOf(tt.store)(tt.event); got != tt.want {
+			if got := itemEventsOf(tt.store)(&tt.event); got != tt.want {
 				t.Fatalf("delivered = %v, want %v", got, tt.want)
 			}
 		})
@@ -59,3 +62,111 @@ func TestSubscriptionsResumeFromLastEventIDOverAfter(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func TestAnEventsValueIsBuiltOnceForAllItsSubscribers(t *testing.T) {
+	builds := 0
+	build := builtOnce(func(e *storage.Event) *model.StoreEvent {
+		builds++
+		return &model.StoreEvent{Cursor: events.EncodeCursor(e.Seq)}
+	})
+	five, otherFive := &storage.Event{Seq: 5}, &storage.Event{Seq: 5}
+	var last *model.StoreEvent
+	for _, tt := range []struct {
+		name       string
+		event      *storage.Event
+		seq        int64 // set on event first: the log read another event into its place
+		wantBuilds int
+		wantSame   bool // the value built last
+	}{
+		{"the first", five, 5, 1, false},
+		{"the same event, for another subscriber", five, 5, 1, true},
+		{"another hub's event of the same seq", otherFive, 5, 2, false},
+		{"the first again", five, 5, 3, false},
+		{"another event in the same place", five, 6, 4, false},
+	} {
+		tt.event.Seq = tt.seq
+		v := build(tt.event)
+		if builds != tt.wantBuilds || (v == last) != tt.wantSame || v.Cursor != events.EncodeCursor(tt.seq) {
+			t.Fatalf("%s: %d builds, same value %v, cursor %q; want %d, %v, %q", tt.name, builds, v == last, v.Cursor,
+				tt.wantBuilds, tt.wantSame, events.EncodeCursor(tt.seq))
+		}
+		last = v
+	}
+}
+
+// A transport that asked for delivery notices receives once per notice and never waits: one
+// notice per value, with its cursor noted first when it asked for cursors too, and one for
+// the close.
+func TestSubscriptionsNoticeEachValueAndTheClose(t *testing.T) {
+	for _, withCursors := range []bool{false, true} {
+		t.Run(fmt.Sprint("cursors ", withCursors), func(t *testing.T) {
+			db := newTestDB(t, "sqlite::memory:")
+			hub := events.NewHub(db, events.Options{Log: discardLog()})
+			runCtx, stop := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- hub.Run(runCtx) }()
+			t.Cleanup(func() { stop(); <-done })
+
+			notices := make(chan struct{}, 8)
+			ctx, cancel := context.WithCancel(t.Context())
+			ctx = WithDeliveryNotice(ctx, func() { notices <- struct{}{} })
+			var cursors <-chan string
+			if withCursors {
+				ctx, cursors = WithEventCursors(ctx)
+			}
+			ch, err := subscribe(ctx, hub, nil, isStoreEvent, storeEvent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := []string{"first", "second", "third"}
+			for _, name := range names {
+				if _, err := db.CreateStore(ctx, storage.Actor{Admin: true}, name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			awaitNotice := func() {
+				t.Helper()
+				select {
+				case <-notices:
+				case <-time.After(10 * time.Second):
+					t.Fatal("no notice within 10s")
+				}
+			}
+			for _, name := range names {
+				awaitNotice()
+				var v *model.StoreEvent
+				select {
+				case v = <-ch:
+				default:
+					t.Fatalf("a notice with nothing to receive, before %q", name)
+				}
+				if v == nil || v.Store == nil || v.Store.Name != name {
+					t.Fatalf("got %+v, want the event of %q", v, name)
+				}
+				if withCursors {
+					select {
+					case c := <-cursors:
+						if c != v.Cursor {
+							t.Fatalf("cursor %q noted for the event of cursor %q", c, v.Cursor)
+						}
+					default:
+						t.Fatalf("no cursor noted for %q", name)
+					}
+				}
+			}
+			cancel()
+			awaitNotice()
+			select {
+			case v, ok := <-ch:
+				if ok {
+					t.Fatalf("got %+v after the end, want the channel closed", v)
+				}
+			default:
+				t.Fatal("the close noticed, but the channel is open")
+			}
+			if n := len(notices); n != 0 {
+				t.Fatalf("%d more notices after the close", n)
+			}
+		})
+	}
+}
