@@ -31,9 +31,14 @@ func subscribe[T any](ctx context.Context, hub *events.Hub, after *string, match
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan T)
+	notify, buffered := deliveryNotice(ctx)
+	// A transport told of each value takes it only once it is in the channel.
+	out := make(chan T, buffered)
 	go func() {
-		defer close(out)
+		defer func() {
+			close(out)
+			notify()
+		}()
 		for e := range in {
 			cursor := events.EncodeCursor(e.Seq)
 			v := build(e, cursor)
@@ -42,12 +47,31 @@ func subscribe[T any](ctx context.Context, hub *events.Hub, after *string, match
 			}
 			select {
 			case out <- v:
+				notify()
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
 	return out, nil
+}
+
+type deliveryNoticeKey struct{}
+
+// WithDeliveryNotice returns a context whose subscriptions call notify once a value is ready
+// for the transport, and once after their last: the transport then calls the response
+// function exactly once per notice, and that call never blocks. notify must not block.
+func WithDeliveryNotice(ctx context.Context, notify func()) context.Context {
+	return context.WithValue(ctx, deliveryNoticeKey{}, notify)
+}
+
+// deliveryNotice is the transport's notice and the buffer its values need, or a notice that
+// does nothing and no buffer.
+func deliveryNotice(ctx context.Context) (func(), int) {
+	if notify, _ := ctx.Value(deliveryNoticeKey{}).(func()); notify != nil {
+		return notify, 1
+	}
+	return func() {}, 0
 }
 
 // resumeFrom is where a subscription starts: the stream's resume cursor (SSE's
