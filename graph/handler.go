@@ -113,7 +113,7 @@ func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission
 		ctx = context.WithValue(ctx, admissionKey{}, admit)
 		srv.ServeHTTP(w, r.WithContext(ctx))
 		if info := requestInfo(ctx); info != nil {
-			info.Statements = statements.Count()
+			info.AfterRequest(func() { info.Statements = statements.Count() })
 		}
 	})
 }
@@ -133,6 +133,52 @@ type RequestInfo struct {
 	mu          sync.Mutex // errors are presented from concurrently resolved fields
 	codes       []string
 	unavailable bool // an UNAVAILABLE error has been logged
+	// A request detached from its handler (see Detach) holds what is to run after it, until
+	// it has ended; running serialises those that run apart from it with it.
+	detached, ended bool
+	after           []func()
+	running         sync.Mutex
+}
+
+// Detach says that the request of ctx goes on after its handler has returned, in a
+// goroutine the handler has started (a stream's), until done is called: what is to run
+// after the request (AfterRequest) waits for done. Without a RequestInfo in ctx, nothing
+// waits.
+func Detach(ctx context.Context) (done func()) {
+	info := requestInfo(ctx)
+	if info == nil {
+		return func() {}
+	}
+	info.mu.Lock()
+	info.detached = true
+	info.mu.Unlock()
+	return func() {
+		info.running.Lock()
+		defer info.running.Unlock()
+		info.mu.Lock()
+		info.ended = true
+		after := info.after
+		info.after = nil
+		info.mu.Unlock()
+		for _, f := range after {
+			f()
+		}
+	}
+}
+
+// AfterRequest runs f once the request has ended: at once, unless its handler has detached
+// it and it has not ended yet, else once it has, in the order AfterRequest was called.
+func (i *RequestInfo) AfterRequest(f func()) {
+	i.mu.Lock()
+	if i.detached && !i.ended {
+		i.after = append(i.after, f)
+		i.mu.Unlock()
+		return
+	}
+	i.mu.Unlock()
+	i.running.Lock()
+	defer i.running.Unlock()
+	f()
 }
 
 type requestInfoKey struct{}

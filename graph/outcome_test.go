@@ -2,6 +2,8 @@ package graph
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -60,4 +62,35 @@ func TestResolverPanicIsAnInternalErrorWithItsStackLogged(t *testing.T) {
 			t.Fatalf("log lacks %q:\n%s", part, logs.String())
 		}
 	}
+}
+
+// What runs after a request runs at once, unless its handler has detached it: then, in order,
+// once it is done, and at once again for what comes after that.
+func TestAfterRequestWaitsForADetachedRequest(t *testing.T) {
+	t.Run("not detached", func(t *testing.T) {
+		var info RequestInfo
+		ran := false
+		info.AfterRequest(func() { ran = true })
+		if !ran {
+			t.Fatal("AfterRequest did not run f at once")
+		}
+	})
+	t.Run("detached", func(t *testing.T) {
+		var info RequestInfo
+		done := Detach(WithRequestInfo(context.Background(), &info))
+		var ran []int
+		info.AfterRequest(func() { ran = append(ran, 1) })
+		info.AfterRequest(func() { ran = append(ran, 2) })
+		if len(ran) != 0 {
+			t.Fatalf("ran %v before done", ran)
+		}
+		done()
+		info.AfterRequest(func() { ran = append(ran, 3) })
+		if fmt.Sprint(ran) != "[1 2 3]" {
+			t.Fatalf("ran %v, want [1 2 3]", ran)
+		}
+	})
+	t.Run("no RequestInfo", func(t *testing.T) {
+		Detach(context.Background())() // nothing to wait for
+	})
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -21,13 +22,16 @@ type streams struct {
 	mu      sync.Mutex
 	open    int
 	closing bool
-	reason  string        // why they end
-	ending  chan struct{} // closed by closeAll
+	reason  string // why they end
+	ending  context.Context
+	end     context.CancelFunc // called by closeAll
 	done    sync.WaitGroup
 }
 
 func newStreams(max int) *streams {
-	return &streams{max: max, ending: make(chan struct{})}
+	s := &streams{max: max}
+	s.ending, s.end = context.WithCancel(context.Background())
+	return s
 }
 
 // enter admits a stream on w, lifting the server's read and write deadlines off its
@@ -69,7 +73,11 @@ func (s *streams) leave() {
 }
 
 // closed returns a channel closed when the streams are to end.
-func (s *streams) closed() <-chan struct{} { return s.ending }
+func (s *streams) closed() <-chan struct{} { return s.ending.Done() }
+
+// onClose has f called, in a goroutine of its own, when the streams are to end (at once if
+// they are ending already), unless stop is called first.
+func (s *streams) onClose(f func()) (stop func() bool) { return context.AfterFunc(s.ending, f) }
 
 // why is the reason closeAll was given.
 func (s *streams) why() string {
@@ -85,7 +93,7 @@ func (s *streams) closeAll(reason string) {
 	s.mu.Lock()
 	if !s.closing {
 		s.closing, s.reason = true, reason
-		close(s.ending)
+		s.end()
 	}
 	s.mu.Unlock()
 	s.done.Wait()

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/graph"
@@ -73,50 +76,94 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	if !t.streams.enter(w, r) {
 		return
 	}
-	defer t.streams.leave()
-	ws, err := websocket.Accept(w, r, &t.accept)
+	ws, err := websocket.Accept(smallBuffers{w}, r, &t.accept)
 	if err != nil {
+		t.streams.leave()
 		return // Accept has answered the handshake it refused
 	}
 	if ws.Subprotocol() != wsSubprotocol {
 		// What graphql-ws's server does with a client that offers no subprotocol it knows:
 		// the handshake succeeds, without one, and the socket is closed at once.
 		_ = ws.Close(closeSubprotocolNotAcceptable, "Subprotocol not acceptable")
+		t.streams.leave()
 		return
 	}
 	ws.SetReadLimit(t.readLimit)
-	c := &wsConn{
-		t: t, ws: ws, exec: exec, headers: r.Header,
-		out:         make(chan wsOutbound),
-		initialised: make(chan struct{}),
-		ops:         map[string]*wsOperation{},
-	}
-	c.serve(r.Context())
+	c := &wsConn{t: t, ws: ws, exec: exec, headers: r.Header, ops: map[string]*wsOperation{}}
+	// The connection's reader is a goroutine of its own, and the handler returns: parked in
+	// the read loop under every layer of the middleware, the handler's goroutine would keep
+	// a stack of 16 KiB for as long as the connection lasts. The request lasts as long all
+	// the same (its access log line, its metrics wait for done); net/http ends its context
+	// when the handler returns, and ends nothing else of a hijacked connection's.
+	done := graph.Detach(r.Context())
+	ctx := context.WithoutCancel(r.Context())
+	go func() {
+		defer t.streams.leave() // last: CloseStreams returns once the connections are logged
+		defer done()
+		defer func() {
+			// The handler's panic recovery has returned: a panic here would end the process.
+			if p := recover(); p != nil {
+				t.log.ErrorContext(ctx, "connection panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
+		c.serve(ctx)
+	}()
 }
 
-// wsConn is one connection. Its reading goroutine (the handler's) handles the client's
-// messages in order; one writing goroutine sends everything, each message under the write
-// timeout; a watching goroutine times the initialisation and the pings and ends the
-// connection at shutdown; each operation runs in a goroutine of its own.
+// The buffers of a connection's reads and writes, in place of the 4 KiB each that net/http
+// hands over with the connection: every idle connection holds them. A message the server
+// sends is one write if it fits in wsWriteBuffer with its frame's header, two if not (the
+// second straight from the message): an event with every field, its names 80 characters
+// long, is about 600 bytes. The client's messages are few (subscribe, complete, pings).
+const (
+	wsReadBuffer  = 512
+	wsWriteBuffer = 1024
+)
+
+// smallBuffers is a ResponseWriter whose Hijack hands the connection over with buffers of
+// wsReadBuffer and wsWriteBuffer bytes.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// net/http does nothing more with the buffers it hands over, but they stay referenced
+	// from its connection for as long as the handler runs: emptied, they hold no memory.
+	r := brw.Reader
+	// A client waits for the handshake's response before it sends anything (RFC 6455,
+	// 4.1); what one sent before is in net/http's buffer, which is kept then.
+	if r.Buffered() == 0 {
+		r = bufio.NewReaderSize(conn, wsReadBuffer)
+		*brw.Reader = bufio.Reader{}
+	}
+	// net/http has flushed its writer: the handshake's response is out.
+	*brw.Writer = bufio.Writer{}
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+}
+
+// wsConn is one connection. Its reading goroutine (see Do) handles the client's
+// messages in order. Whoever has a message to send writes it, one message at a time, under
+// the write timeout. A timer closes the connection at the init timeout, then pings it; the
+// streams' end closes it at shutdown. A query or mutation runs in a goroutine of its own; a
+// subscription has none while it waits for its next event (see wsOperation).
 type wsConn struct {
 	t       *wsTransport
 	ws      *websocket.Conn
 	exec    graphql.GraphExecutor
 	headers http.Header
 
-	// ctx is the connection's: every operation's is made from it, with the principal once
-	// connection_init has signed in. Only the reading goroutine uses it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	// out is unbuffered: what a client does not take in time ends the connection, and an
-	// operation waiting to send holds nothing more than its next message (a subscription
-	// meanwhile lags and catches up from the change log).
-	out         chan wsOutbound
-	initialised chan struct{} // closed when connection_init arrives
-	lastRead    atomic.Int64  // when a message last arrived, in Unix nanoseconds
-	work        sync.WaitGroup
+	// ctx is the connection's: it ends with the connection.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	lastRead atomic.Int64   // when a message last arrived, in Unix nanoseconds
+	work     sync.WaitGroup // the operations running
 
 	// Only the reading goroutine uses these.
+	// opBase is what every operation's context is made from: ctx, with the principal once
+	// connection_init has signed in.
+	opBase              context.Context
 	initReceived, acked bool
 	// authorization is the credential the connection signed in with (connection_init's, or
 	// the upgrade request's header), checked again before each operation: a session ended
@@ -125,24 +172,17 @@ type wsConn struct {
 
 	mu  sync.Mutex
 	ops map[string]*wsOperation // the active operations by ID
-}
+	// timer fires at the init timeout, then every ping interval once connection_init has
+	// arrived (initialised), until the connection has ended.
+	timer              *time.Timer
+	initialised, ended bool
 
-// wsOperation is one subscribe message's operation.
-type wsOperation struct {
-	id     string
-	ctx    context.Context
-	cancel context.CancelFunc
-	// completed says the client sent complete for it: nothing more may be sent for it, and
-	// its ID is free again (for an operation whose messages must not be taken for this one's).
-	completed atomic.Bool
-}
-
-// wsOutbound is a message for the writer; op is nil for the connection's own. A close
-// ends the connection instead, after the messages before it.
-type wsOutbound struct {
-	op    *wsOperation
-	data  []byte
-	close *websocket.CloseError
+	// writeMu makes the writes one message at a time, in the order they were sent, and a
+	// close frame come after the messages written before it.
+	writeMu sync.Mutex
+	// closing says a close frame is on its way or the connection is gone: nothing more is
+	// written.
+	closing atomic.Bool
 }
 
 // wsMessage is a message of the protocol, as sent.
@@ -154,117 +194,104 @@ type wsMessage struct {
 
 func (c *wsConn) serve(ctx context.Context) {
 	c.ctx, c.cancel = context.WithCancel(ctx)
-	ctx = c.ctx
+	c.opBase = c.ctx
+	c.lastRead.Store(time.Now().UnixNano())
+	c.mu.Lock()
+	c.timer = time.AfterFunc(c.t.initTimeout, c.tick)
+	c.mu.Unlock()
+	stopShutdown := c.t.streams.onClose(func() { c.close(websocket.StatusGoingAway, c.t.streams.why()) })
 	defer func() {
+		stopShutdown()
+		c.mu.Lock()
+		c.ended = true
+		c.timer.Stop()
+		c.mu.Unlock()
+		// The client closed, or the connection broke: nothing to say.
+		c.closing.Store(true)
 		c.cancel()
 		c.work.Wait()
-		_ = c.ws.CloseNow() // the client closed, or the connection broke: nothing to say
+		_ = c.ws.CloseNow()
 	}()
-	c.lastRead.Store(time.Now().UnixNano())
-	c.work.Go(func() { c.write(ctx) })
-	c.work.Go(func() { c.watch(ctx) })
 	for {
-		_, data, err := c.ws.Read(ctx)
+		_, data, err := c.ws.Read(c.ctx)
 		if err != nil {
 			return
 		}
 		c.lastRead.Store(time.Now().UnixNano())
 		if code, reason := c.receive(data); code != 0 {
-			c.close(ctx, code, reason)
+			c.close(code, reason)
 			return
 		}
 	}
 }
 
-// close has the writer end the connection with a close handshake once the messages sent
-// before are out (as graphql-ws's server sends them), and every operation with it.
-func (c *wsConn) close(ctx context.Context, code websocket.StatusCode, reason string) {
-	c.send(ctx, wsOutbound{close: &websocket.CloseError{Code: code, Reason: reason}})
+// close ends the connection with a close handshake once the messages written before are
+// out (as graphql-ws's server sends them), and every operation with it.
+func (c *wsConn) close(code websocket.StatusCode, reason string) {
+	c.writeMu.Lock()
+	closing := c.closing.Swap(true)
+	c.writeMu.Unlock()
+	if closing {
+		return
+	}
+	// The context ends after the handshake: a read cut short by it would drop the
+	// connection before the close frame is out.
+	_ = c.ws.Close(code, reason)
+	c.cancel()
 }
 
 // drop ends the connection without a close frame, for a client that cannot take one.
 func (c *wsConn) drop() {
+	c.closing.Store(true)
 	_ = c.ws.CloseNow()
 	c.cancel()
 }
 
-// write sends the messages. A client that cannot take one within the write timeout is
-// dropped: the expired write has cut the connection already (a close frame would not get
-// through either).
-func (c *wsConn) write(ctx context.Context) {
-	for {
-		var m wsOutbound
-		select {
-		case <-ctx.Done():
-			return
-		case m = <-c.out:
+// tick closes a connection that has not sent connection_init within the init timeout; after
+// it, it pings the connection every ping interval, dropping it when it has sent nothing for
+// two.
+func (c *wsConn) tick() {
+	c.mu.Lock()
+	initialised, ended := c.initialised, c.ended
+	c.mu.Unlock()
+	switch {
+	case ended:
+		return
+	case !initialised:
+		c.close(closeInitTimeout, "Connection initialisation timeout")
+		return
+	case time.Since(time.Unix(0, c.lastRead.Load())) >= 2*c.t.pingInterval:
+		// As graphql-ws's server does, without a close handshake that a client that
+		// answers nothing would not answer either.
+		c.drop()
+		return
+	}
+	if c.send(nil, pingMessage) {
+		c.mu.Lock()
+		if !c.ended {
+			c.timer.Reset(c.t.pingInterval)
 		}
-		if m.close != nil {
-			// The context ends after the handshake: a read cut short by it would drop the
-			// connection before the close frame is out.
-			_ = c.ws.Close(m.close.Code, m.close.Reason)
-			c.cancel()
-			return
-		}
-		if m.op != nil && m.op.completed.Load() {
-			continue
-		}
-		writeCtx, cancel := context.WithTimeout(ctx, c.t.writeTimeout)
-		err := c.ws.Write(writeCtx, websocket.MessageText, m.data)
-		cancel()
-		if err != nil {
-			c.drop()
-			return
-		}
+		c.mu.Unlock()
 	}
 }
 
-// watch closes a connection not initialised within the init timeout, then pings it every
-// ping interval, dropping it when it has sent nothing for two; at shutdown it closes it
-// with 1001.
-func (c *wsConn) watch(ctx context.Context) {
-	initTimer := time.NewTimer(c.t.initTimeout)
-	defer initTimer.Stop()
-	select {
-	case <-ctx.Done():
-		return
-	case <-c.t.streams.closed():
-		c.close(ctx, websocket.StatusGoingAway, c.t.streams.why())
-		return
-	case <-initTimer.C:
-		c.close(ctx, closeInitTimeout, "Connection initialisation timeout")
-		return
-	case <-c.initialised:
-	}
-	pings := time.NewTicker(c.t.pingInterval)
-	defer pings.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.t.streams.closed():
-			c.close(ctx, websocket.StatusGoingAway, c.t.streams.why())
-			return
-		case <-pings.C:
-		}
-		if time.Since(time.Unix(0, c.lastRead.Load())) >= 2*c.t.pingInterval {
-			// As graphql-ws's server does, without a close handshake that a client that
-			// answers nothing would not answer either.
-			c.drop()
-			return
-		}
-		c.send(ctx, wsOutbound{data: pingMessage})
-	}
-}
-
-// send hands m to the writer; false when ctx ended first.
-func (c *wsConn) send(ctx context.Context, m wsOutbound) bool {
-	select {
-	case c.out <- m:
-		return true
-	case <-ctx.Done():
+// send writes data, a message of op's (nil: of the connection's own), unless the client has
+// completed op or the connection is closing; it reports whether it wrote it. A client that
+// cannot take the message within the write timeout is dropped: the expired write has cut
+// the connection already (a close frame would not get through either).
+func (c *wsConn) send(op *wsOperation, data []byte) bool {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closing.Load() || op != nil && op.completed.Load() {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.t.writeTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, data); err != nil {
+		c.drop()
+		return false
+	}
+	return true
 }
 
 // receive handles one message from the client; a code other than 0 closes the connection
@@ -280,11 +307,14 @@ func (c *wsConn) receive(data []byte) (websocket.StatusCode, string) {
 			return closeTooManyInits, "Too many initialisation requests"
 		}
 		c.initReceived = true
-		close(c.initialised)
+		c.mu.Lock()
+		c.initialised = true
+		c.timer.Reset(c.t.pingInterval)
+		c.mu.Unlock()
 		return c.init(m.fields)
 	case "ping":
 		pong, _ := json.Marshal(wsMessage{Type: "pong", Payload: m.payload})
-		c.send(c.ctx, wsOutbound{data: pong})
+		c.send(nil, pong)
 	case "subscribe":
 		if !c.acked {
 			return closeUnauthorized, "Unauthorized"
@@ -316,27 +346,27 @@ func (c *wsConn) init(payload map[string]any) (websocket.StatusCode, string) {
 		if code != 0 {
 			return code, reason
 		}
-		c.ctx = auth.WithPrincipal(c.ctx, p)
+		c.opBase = auth.WithPrincipal(c.opBase, p)
 	}
 	c.authorization = values
 	c.acked = true
-	c.send(c.ctx, wsOutbound{data: ackMessage})
+	c.send(nil, ackMessage)
 	return 0, ""
 }
 
 // signIn checks credentials as the HTTP edge does; a non-zero code closes the connection.
 func (c *wsConn) signIn(values []string) (auth.Principal, websocket.StatusCode, string) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.t.requestTimeout)
+	ctx, cancel := context.WithTimeout(c.opBase, c.t.requestTimeout)
 	defer cancel()
 	p, err := c.t.signIn.principal(ctx, values)
 	switch {
 	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		// The token may be good: the database could not say. graphql-ws's clients retry
 		// after 1013 (and give up after 4403).
-		c.t.log.WarnContext(c.ctx, "session check failed", "error", err.Error())
+		c.t.log.WarnContext(c.opBase, "session check failed", "error", err.Error())
 		return p, websocket.StatusTryAgainLater, "The service is temporarily unavailable; try again shortly."
 	case err != nil:
-		c.t.log.InfoContext(c.ctx, "access token refused", "reason", err.Error())
+		c.t.log.InfoContext(c.opBase, "access token refused", "reason", err.Error())
 		return p, closeForbidden, "Forbidden"
 	}
 	return p, 0, ""
@@ -372,7 +402,7 @@ func (c *wsConn) subscribe(id string, params *graphql.RawParams) (websocket.Stat
 	var op *wsOperation
 	if !taken && !full {
 		op = &wsOperation{id: id}
-		op.ctx, op.cancel = context.WithCancel(c.ctx)
+		op.ctx, op.cancel = context.WithCancel(c.opBase)
 		c.ops[id] = op
 	}
 	c.mu.Unlock()
@@ -384,28 +414,59 @@ func (c *wsConn) subscribe(id string, params *graphql.RawParams) (websocket.Stat
 			"message":    fmt.Sprintf("This connection runs %d operations, the most it may; complete one first.", c.t.maxOperations),
 			"extensions": map[string]string{"code": graph.CodeSubscriptionLimitExceeded},
 		}})
-		c.send(c.ctx, wsOutbound{data: encodeWSMessage(id, "error", payload)})
+		c.send(nil, encodeWSMessage(id, "error", payload))
 		return 0, ""
 	}
 	params.Headers = c.headers
-	// The operation records what it learns apart from the connection (and from the
-	// others, which run at the same time).
-	ctx := graph.WithRequestInfo(graphql.StartOperationTrace(op.ctx), &graph.RequestInfo{})
-	c.work.Go(func() { c.run(ctx, op, params) })
+	c.work.Go(func() { c.run(op, params) })
 	return 0, ""
 }
 
+// wsOperation is one subscribe message's operation.
+//
+// A subscription, once set up, has no goroutine of its own: the resolver's notices (see
+// graph.WithDeliveryNotice) each call for one call of its response function, which then
+// does not block. A goroutine makes those calls, and sends their responses, while notices
+// are due, started when one is due and none is running: one operation's responses go out
+// one at a time, in order. The end of the operation's context is a notice too, whose call
+// returns nil at once and so ends the subscription: it needs no notice from the resolver.
+type wsOperation struct {
+	id     string
+	ctx    context.Context
+	cancel context.CancelFunc
+	// completed says the client sent complete for it: nothing more may be sent for it, and
+	// its ID is free again (for an operation whose messages must not be taken for this one's).
+	completed atomic.Bool
+
+	mu sync.Mutex
+	// next is a subscription's response function, nil until it is set up; stop ends its
+	// execution.
+	next func() *graphql.Response
+	stop context.CancelFunc
+	// notices are those next has not yet been called for; pulling says a goroutine is
+	// calling it; ended says it has returned its last response.
+	notices        int
+	pulling, ended bool
+}
+
 // run executes one operation: an error message if it is refused before execution (as
-// graphql-ws sends validation errors), else a next message per response and complete.
-func (c *wsConn) run(ctx context.Context, op *wsOperation, params *graphql.RawParams) {
-	defer op.cancel()
-	defer c.release(op) // when the operation ends otherwise than by its last message
+// graphql-ws sends validation errors), else a next message per response and complete; a
+// subscription it sets up, then leaves to its notices.
+func (c *wsConn) run(op *wsOperation, params *graphql.RawParams) {
+	// The operation records what it learns apart from the connection (and from the
+	// others, which run at the same time).
+	info := &graph.RequestInfo{}
+	ctx := graph.WithRequestInfo(graphql.StartOperationTrace(op.ctx), info)
+	subscribed := false
 	defer func() {
 		// A panic outside the resolvers (gqlgen recovers theirs) would end the process:
 		// this goroutine is no request's.
 		if p := recover(); p != nil {
-			c.t.log.ErrorContext(ctx, "operation panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			c.last(op, "error", json.RawMessage(`[{"message":"internal error","extensions":{"code":"`+graph.CodeInternal+`"}}]`))
+			c.panicked(ctx, op, p)
+		}
+		if !subscribed {
+			c.release(op) // when the operation ends otherwise than by its last message
+			op.cancel()
 		}
 	}()
 	now := graphql.Now()
@@ -416,22 +477,117 @@ func (c *wsConn) run(ctx context.Context, op *wsOperation, params *graphql.RawPa
 		c.last(op, "error", marshalResult(resp.Errors))
 		return
 	}
+	subscription := opCtx.Operation.Operation == ast.Subscription
+	if subscription {
+		ctx = graph.WithDeliveryNotice(ctx, func() { c.notice(op) })
+	}
 	next, stop := dispatch(ctx, c.exec, opCtx, c.t.requestTimeout)
+	// A subscription whose resolver refused it has no stream, only its errors (gqlgen
+	// answers with them alone as soon as an error is presented, and every presented error
+	// is recorded): it ends as a query does.
+	if subscription && len(info.ErrorCodes()) == 0 {
+		subscribed = true
+		c.work.Add(1) // done when its last response is sent
+		c.handOver(op, next, stop)
+		return
+	}
 	defer stop()
 	for resp := next(); resp != nil; resp = next() {
 		// Marshalled before the next call, which overwrites a subscription's response.
-		if !c.send(op.ctx, wsOutbound{op: op, data: encodeWSMessage(op.id, "next", marshalResult(resp))}) {
+		if !c.send(op, encodeWSMessage(op.id, "next", marshalResult(resp))) {
 			return
 		}
 	}
 	c.last(op, "complete", nil)
 }
 
+// handOver leaves op's subscription, set up, to its notices, those already come included.
+func (c *wsConn) handOver(op *wsOperation, next func() *graphql.Response, stop context.CancelFunc) {
+	op.mu.Lock()
+	op.next, op.stop = next, stop
+	due := op.due()
+	op.mu.Unlock()
+	context.AfterFunc(op.ctx, func() { c.notice(op) })
+	if due {
+		go c.pull(op)
+	}
+}
+
+// notice is a notice of op's: its response function is to be called once more. It never
+// blocks: the resolver calls it as it delivers.
+func (c *wsConn) notice(op *wsOperation) {
+	op.mu.Lock()
+	op.notices++
+	due := op.due()
+	op.mu.Unlock()
+	if due {
+		go c.pull(op)
+	}
+}
+
+// due reports whether a goroutine is to start calling op's response function, marking it
+// pulling if so. op.mu must be held.
+func (op *wsOperation) due() bool {
+	if op.next == nil || op.pulling || op.ended || op.notices == 0 {
+		return false
+	}
+	op.pulling = true
+	return true
+}
+
+// pull calls op's response function once per notice, and sends its responses, until no
+// notice is left or the subscription has ended.
+func (c *wsConn) pull(op *wsOperation) {
+	for {
+		op.mu.Lock()
+		if op.notices == 0 {
+			op.pulling = false
+			op.mu.Unlock()
+			return
+		}
+		op.notices--
+		op.mu.Unlock()
+		if !c.respond(op) {
+			op.mu.Lock()
+			op.ended = true
+			op.mu.Unlock()
+			op.stop()
+			op.cancel()
+			c.release(op)
+			c.work.Done()
+			return
+		}
+	}
+}
+
+// respond sends op's next response, or complete after its last; false when it has ended.
+func (c *wsConn) respond(op *wsOperation) (more bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.panicked(op.ctx, op, p)
+			more = false
+		}
+	}()
+	resp := op.next()
+	if resp == nil {
+		c.last(op, "complete", nil)
+		return false
+	}
+	c.send(op, encodeWSMessage(op.id, "next", marshalResult(resp)))
+	return true
+}
+
+// panicked logs a panic of op's execution, and ends op with an internal error.
+func (c *wsConn) panicked(ctx context.Context, op *wsOperation, p any) {
+	c.t.log.ErrorContext(ctx, "operation panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	c.last(op, "error", json.RawMessage(`[{"message":"internal error","extensions":{"code":"`+graph.CodeInternal+`"}}]`))
+}
+
 // last sends the message that ends op, its ID freed first: the client may reuse it as soon
 // as it has the message.
 func (c *wsConn) last(op *wsOperation, typ string, payload json.RawMessage) {
 	c.release(op)
-	c.send(op.ctx, wsOutbound{op: op, data: encodeWSMessage(op.id, typ, payload)})
+	c.send(op, encodeWSMessage(op.id, typ, payload))
 }
 
 // release frees op's ID, unless the client has completed op and reused the ID already.

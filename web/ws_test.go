@@ -2,12 +2,15 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/storegraph/storegraph/config"
+	"github.com/storegraph/storegraph/storage"
 )
 
 func wsURL(srv *httptest.Server) string {
@@ -520,5 +524,194 @@ func TestWebSocketWhoseSessionEndedIsClosedAtItsNextOperation(t *testing.T) {
 	sendWS(t, c, `{"id":"b","type":"subscribe","payload":{"query":"{ me { email } }"}}`)
 	if _, code, reason := readUntilClose(t, c); code != closeForbidden || reason != "Forbidden" {
 		t.Fatalf("closed with %d %q, want 4403 Forbidden", code, reason)
+	}
+}
+
+// transportGoroutines counts the goroutines other than those the hub and the resolvers
+// start (the events and graph packages), and says what the transport's are doing.
+func transportGoroutines() (int, string) {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var wsConns []string
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "created by github.com/storegraph/storegraph/events.") || strings.Contains(g, "created by github.com/storegraph/storegraph/graph.") {
+			continue
+		}
+		count++
+		if strings.Contains(g, "web.(*wsConn)") {
+			wsConns = append(wsConns, g)
+		}
+	}
+	return count, strings.Join(wsConns, "\n\n")
+}
+
+// An idle connection holds one goroutine, its reader, whatever number of subscriptions it
+// runs: each has a goroutine only while it sends what its events make.
+func TestIdleWebSocketSubscriptionsHoldNoGoroutine(t *testing.T) {
+	const subscriptions = 10
+	s, srv := streamServer(t, config.Config{})
+	waitForSubscribers(t, s, 0)
+	before, _ := transportGoroutines()
+	c := dialWS(t, srv, nil)
+	initWS(t, c, `{}`)
+	for i := range subscriptions {
+		sendWS(t, c, fmt.Sprintf(`{"id":"%d","type":"subscribe","payload":{"query":"subscription { storeEvents { store { name } } }"}}`, i))
+	}
+	waitForSubscribers(t, s, subscriptions)
+	idle := func() bool { n, _ := transportGoroutines(); return n == before+1 }
+	if !eventually(waitLimit, idle) {
+		n, stacks := transportGoroutines()
+		t.Fatalf("%d goroutines more with %d idle subscriptions, want 1 (the reader):\n%s", n-before, subscriptions, stacks)
+	}
+
+	createStore(t, s, "Woken")
+	got := map[string]bool{}
+	for range subscriptions {
+		got[readWS(t, c)] = true
+	}
+	for i := range subscriptions {
+		if want := fmt.Sprintf(`{"id":"%d","type":"next","payload":{"data":{"storeEvents":{"store":{"name":"Woken"}}}}}`, i); !got[want] {
+			t.Fatalf("got %v, want %s among them", got, want)
+		}
+	}
+	if !eventually(waitLimit, idle) {
+		n, stacks := transportGoroutines()
+		t.Fatalf("%d goroutines more once the event is sent, want 1 (the reader):\n%s", n-before, stacks)
+	}
+}
+
+// Every subscription of a connection gets every event, in the order of the log, however many
+// arrive at once.
+func TestWebSocketSubscriptionsGetEveryEventInOrder(t *testing.T) {
+	const subscriptions, stores = 3, 50
+	s, srv := streamServer(t, config.Config{})
+	c := dialWS(t, srv, nil)
+	initWS(t, c, `{}`)
+	for i := range subscriptions {
+		sendWS(t, c, fmt.Sprintf(`{"id":"%d","type":"subscribe","payload":{"query":"subscription { storeEvents { store { name } } }"}}`, i))
+	}
+	waitForSubscribers(t, s, subscriptions)
+	for i := range stores {
+		createStore(t, s, fmt.Sprintf("Store %d", i))
+	}
+	next := make([]int, subscriptions)
+	for range subscriptions * stores {
+		var m struct {
+			ID      string
+			Type    string
+			Payload struct {
+				Data struct {
+					StoreEvents struct{ Store struct{ Name string } }
+				}
+			}
+		}
+		got := readWS(t, c)
+		if err := json.Unmarshal([]byte(got), &m); err != nil {
+			t.Fatal(err)
+		}
+		i, err := strconv.Atoi(m.ID)
+		if err != nil || m.Type != "next" || i >= subscriptions {
+			t.Fatalf("got %s, want a next of subscription 0 to %d", got, subscriptions-1)
+		}
+		if want := fmt.Sprintf("Store %d", next[i]); m.Payload.Data.StoreEvents.Store.Name != want {
+			t.Fatalf("subscription %d got %s, want the event of %s", i, got, want)
+		}
+		next[i]++
+	}
+}
+
+// The init timeout applies until connection_init only: a connection initialised in time stays
+// open for as long as it answers the pings.
+func TestWebSocketInitialisedInTimeOutlivesTheInitTimeout(t *testing.T) {
+	const initTimeout, pingInterval = 100 * time.Millisecond, 50 * time.Millisecond
+	_, srv := streamServer(t, config.Config{Streams: config.Streams{InitTimeout: initTimeout, PingInterval: pingInterval}})
+	c := dialWS(t, srv, nil)
+	initWS(t, c, `{}`)
+	start := time.Now()
+	for time.Since(start) < 3*initTimeout {
+		if got := readWS(t, c); got != `{"type":"ping"}` {
+			t.Fatalf("got %s, want the server's ping", got)
+		}
+		sendWS(t, c, `{"type":"pong"}`)
+	}
+	sendWS(t, c, `{"id":"q","type":"subscribe","payload":{"query":"{ stores { totalCount } }"}}`)
+	if got, want := readWSSkippingPings(t, c), `{"id":"q","type":"next","payload":{"data":{"stores":{"totalCount":0}}}}`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+// Messages larger than the connection's buffers (wsReadBuffer, wsWriteBuffer) pass whole,
+// both ways.
+func TestWebSocketMessagesLargerThanItsBuffers(t *testing.T) {
+	s, srv := streamServer(t, config.Config{})
+	var names []string
+	for i := range 60 {
+		names = append(names, fmt.Sprintf("%02d%s", i, strings.Repeat("n", storage.MaxNameLength-2)))
+		createStore(t, s, names[i])
+	}
+	c := dialWS(t, srv, nil)
+	initWS(t, c, `{}`)
+	comment := "# " + strings.Repeat("c", 8*wsReadBuffer)
+	sendWS(t, c, `{"id":"q","type":"subscribe","payload":{"query":"`+comment+`\n{ stores(first: 60) { nodes { name } } }"}}`)
+	got := readWS(t, c)
+	want := `{"id":"q","type":"next","payload":{"data":{"stores":{"nodes":[{"name":"` + strings.Join(names, `"},{"name":"`) + `"}]}}}}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if len(got) <= 4*wsWriteBuffer {
+		t.Fatalf("the response is %d bytes, want more than %d", len(got), 4*wsWriteBuffer)
+	}
+	if got, want := readWS(t, c), `{"id":"q","type":"complete"}`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+// A WebSocket's request lasts as long as its connection, though its handler has returned:
+// its access log line is written when the connection ends, with the statements of the
+// connection's operations.
+func TestWebSocketRequestIsLoggedWhenItsConnectionEnds(t *testing.T) {
+	s, srv := streamServer(t, config.Config{})
+	createStore(t, s, "Counted")
+	s.logs.Reset()
+	requests := func() []map[string]any {
+		var lines []map[string]any
+		for _, line := range logLines(t, s.logs.String()) {
+			if line["msg"] == "request" {
+				lines = append(lines, line)
+			}
+		}
+		return lines
+	}
+	c := dialWS(t, srv, nil)
+	initWS(t, c, `{}`)
+	sendWS(t, c, `{"id":"q","type":"subscribe","payload":{"query":"{ stores { nodes { name } } }"}}`)
+	if got, want := readWS(t, c), `{"id":"q","type":"next","payload":{"data":{"stores":{"nodes":[{"name":"Counted"}]}}}}`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	if got, want := readWS(t, c), `{"id":"q","type":"complete"}`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	if lines := requests(); len(lines) != 0 {
+		t.Fatalf("logged %v while the connection is open", lines)
+	}
+
+	c.Close(websocket.StatusNormalClosure, "")
+	if !eventually(waitLimit, func() bool { return len(requests()) == 1 }) {
+		t.Fatalf("logged %v once the connection has closed, want one request", requests())
+	}
+	line := requests()[0]
+	if line["method"] != "GET" || line["status"] != float64(http.StatusSwitchingProtocols) {
+		t.Fatalf("logged %v, want GET with status 101", line)
+	}
+	if n, _ := line["statements"].(float64); n < 1 {
+		t.Fatalf("logged %v statements, want those of the query", line["statements"])
 	}
 }
