@@ -30,18 +30,21 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
+// revertEventLog reverts the newest migrations down through the event log's.
 func revertEventLog(b *testing.B, db *storage.DB) {
 	b.Helper()
 	ctx := context.Background()
-	plan, _, err := db.PlanRollback(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if plan.Name != "record changes in an event log" {
-		b.Fatalf("newest migration is %+v, want the event log", plan.Migration)
-	}
-	if err := db.Revert(ctx, plan.Migration); err != nil {
-		b.Fatal(err)
+	for _, name := range []string{"stamp events in one statement", "record changes in an event log"} {
+		plan, _, err := db.PlanRollback(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if plan.Name != name {
+			b.Fatalf("newest migration is %+v, want %q", plan.Migration, name)
+		}
+		if err := db.Revert(ctx, plan.Migration); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -16,19 +16,22 @@ func accessLog(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 		rec := &responseRecorder{ResponseWriter: w}
 		var info graph.RequestInfo
 		next.ServeHTTP(rec, r.WithContext(graph.WithRequestInfo(r.Context(), &info)))
-		// A stream's request ends with the stream, which may outlive the handler.
+		// A stream's request ends with the stream, which may outlive the handler: what the
+		// line needs is taken now, so that the request and its response are not kept alive
+		// with every open connection.
+		ctx, method, path, status := r.Context(), r.Method, r.URL.Path, rec.Status()
 		info.AfterRequest(func() {
 			elapsed := time.Since(start)
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+			log.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("method", method),
+				slog.String("path", path),
 				slog.String("operation", truncateOperation(info.Operation)),
 				slog.Int64("statements", info.Statements),
-				slog.Int("status", rec.Status()),
+				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			)
-			if r.URL.Path == "/graphql" {
-				m.observe(&info, rec.Status(), elapsed)
+			if path == "/graphql" {
+				m.observe(&info, status, elapsed)
 			}
 		})
 	})

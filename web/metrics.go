@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"regexp"
 	"sync"
 	"time"
 
@@ -61,7 +62,10 @@ func newMetrics(db *storage.DB) *metrics {
 	m.registry.MustRegister(
 		m.requests, m.latency, m.errors,
 		collectors.NewDBStatsCollector(db.Pool(), string(db.Dialect())),
-		collectors.NewGoCollector(),
+		// Besides the defaults, the heap the last collection found live: unlike the heap in
+		// use, it holds no garbage allocated since, so it is what the process needs.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m

@@ -76,7 +76,8 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	if !t.streams.enter(w, r) {
 		return
 	}
-	ws, err := websocket.Accept(smallBuffers{w}, r, &t.accept)
+	hijacked := &smallBuffers{ResponseWriter: w}
+	ws, err := websocket.Accept(hijacked, r, &t.accept)
 	if err != nil {
 		t.streams.leave()
 		return // Accept has answered the handshake it refused
@@ -89,7 +90,8 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		return
 	}
 	ws.SetReadLimit(t.readLimit)
-	c := &wsConn{t: t, ws: ws, exec: exec, headers: r.Header, ops: map[string]*wsOperation{}}
+	c := &wsConn{t: t, ws: ws, exec: exec, upgradeAuthorization: r.Header["Authorization"], ops: map[string]*wsOperation{},
+		awaitMessage: readable(hijacked.conn, hijacked.reader)}
 	// The connection's reader is a goroutine of its own, and the handler returns: parked in
 	// the read loop under every layer of the middleware, the handler's goroutine would keep
 	// a stack of 16 KiB for as long as the connection lasts. The request lasts as long all
@@ -121,10 +123,14 @@ const (
 )
 
 // smallBuffers is a ResponseWriter whose Hijack hands the connection over with buffers of
-// wsReadBuffer and wsWriteBuffer bytes.
-type smallBuffers struct{ http.ResponseWriter }
+// wsReadBuffer and wsWriteBuffer bytes, and keeps the connection and its reader.
+type smallBuffers struct {
+	http.ResponseWriter
+	conn   net.Conn
+	reader *bufio.Reader
+}
 
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -140,6 +146,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	// net/http has flushed its writer: the handshake's response is out.
 	*brw.Writer = bufio.Writer{}
+	w.conn, w.reader = conn, r
 	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }
 
@@ -149,10 +156,14 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // streams' end closes it at shutdown. A query or mutation runs in a goroutine of its own; a
 // subscription has none while it waits for its next event (see wsOperation).
 type wsConn struct {
-	t       *wsTransport
-	ws      *websocket.Conn
-	exec    graphql.GraphExecutor
-	headers http.Header
+	t    *wsTransport
+	ws   *websocket.Conn
+	exec graphql.GraphExecutor
+	// upgradeAuthorization is the upgrade request's Authorization header: nothing else of
+	// the request is kept, which every idle connection would hold.
+	upgradeAuthorization []string
+	// awaitMessage parks the reader until the client has sent something (see readable).
+	awaitMessage func() error
 
 	// ctx is the connection's: it ends with the connection.
 	ctx      context.Context
@@ -213,6 +224,9 @@ func (c *wsConn) serve(ctx context.Context) {
 		_ = c.ws.CloseNow()
 	}()
 	for {
+		if c.awaitMessage() != nil {
+			return
+		}
 		_, data, err := c.ws.Read(c.ctx)
 		if err != nil {
 			return
@@ -339,7 +353,7 @@ func (c *wsConn) receive(data []byte) (websocket.StatusCode, string) {
 func (c *wsConn) init(payload map[string]any) (websocket.StatusCode, string) {
 	values, ok := initAuthorization(payload)
 	if !ok {
-		values = c.headers["Authorization"] // the HTTP edge has checked it already
+		values = c.upgradeAuthorization // the HTTP edge has checked it already
 	}
 	if ok {
 		p, code, reason := c.signIn(values)
@@ -417,7 +431,6 @@ func (c *wsConn) subscribe(id string, params *graphql.RawParams) (websocket.Stat
 		c.send(nil, encodeWSMessage(id, "error", payload))
 		return 0, ""
 	}
-	params.Headers = c.headers
 	c.work.Go(func() { c.run(op, params) })
 	return 0, ""
 }

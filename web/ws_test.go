@@ -527,9 +527,8 @@ func TestWebSocketWhoseSessionEndedIsClosedAtItsNextOperation(t *testing.T) {
 	}
 }
 
-// transportGoroutines counts the goroutines other than those the hub and the resolvers
-// start (the events and graph packages), and says what the transport's are doing.
-func transportGoroutines() (int, string) {
+// goroutines counts the process's goroutines, and says what storegraph's are doing.
+func goroutines() (int, string) {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -539,18 +538,15 @@ func transportGoroutines() (int, string) {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	var wsConns []string
+	var ours []string
 	count := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "created by github.com/storegraph/storegraph/events.") || strings.Contains(g, "created by github.com/storegraph/storegraph/graph.") {
-			continue
-		}
 		count++
-		if strings.Contains(g, "web.(*wsConn)") {
-			wsConns = append(wsConns, g)
+		if strings.Contains(g, "github.com/storegraph/storegraph/") {
+			ours = append(ours, g)
 		}
 	}
-	return count, strings.Join(wsConns, "\n\n")
+	return count, strings.Join(ours, "\n\n")
 }
 
 // An idle connection holds one goroutine, its reader, whatever number of subscriptions it
@@ -559,16 +555,16 @@ func TestIdleWebSocketSubscriptionsHoldNoGoroutine(t *testing.T) {
 	const subscriptions = 10
 	s, srv := streamServer(t, config.Config{})
 	waitForSubscribers(t, s, 0)
-	before, _ := transportGoroutines()
+	before, _ := goroutines()
 	c := dialWS(t, srv, nil)
 	initWS(t, c, `{}`)
 	for i := range subscriptions {
 		sendWS(t, c, fmt.Sprintf(`{"id":"%d","type":"subscribe","payload":{"query":"subscription { storeEvents { store { name } } }"}}`, i))
 	}
 	waitForSubscribers(t, s, subscriptions)
-	idle := func() bool { n, _ := transportGoroutines(); return n == before+1 }
+	idle := func() bool { n, _ := goroutines(); return n == before+1 }
 	if !eventually(waitLimit, idle) {
-		n, stacks := transportGoroutines()
+		n, stacks := goroutines()
 		t.Fatalf("%d goroutines more with %d idle subscriptions, want 1 (the reader):\n%s", n-before, subscriptions, stacks)
 	}
 
@@ -583,7 +579,7 @@ func TestIdleWebSocketSubscriptionsHoldNoGoroutine(t *testing.T) {
 		}
 	}
 	if !eventually(waitLimit, idle) {
-		n, stacks := transportGoroutines()
+		n, stacks := goroutines()
 		t.Fatalf("%d goroutines more once the event is sent, want 1 (the reader):\n%s", n-before, stacks)
 	}
 }

@@ -1,0 +1,11 @@
+//go:build !unix
+
+package web
+
+import (
+	"bufio"
+	"net"
+)
+
+// readable waits for nothing where sockets cannot be peeked: the reader waits inside ws.Read.
+func readable(net.Conn, *bufio.Reader) func() error { return func() error { return nil } }

@@ -1,0 +1,39 @@
+//go:build unix
+
+package web
+
+import (
+	"bufio"
+	"net"
+	"syscall"
+)
+
+// readable returns a function that parks the connection's reader until the client has sent
+// something, with little more than itself on the reader's stack. A goroutine parked inside
+// ws.Read keeps the stack its read path grew to (8 KiB, every idle connection's largest
+// cost); parked here, the garbage collector shrinks it to 2 KiB while the connection is idle.
+// The socket is peeked, not read: what the client sent stays for ws.Read, and what it sent
+// before the wait (in buffered, or in the socket already) is not waited for. Connections that
+// are not sockets wait inside ws.Read.
+func readable(conn net.Conn, buffered *bufio.Reader) func() error {
+	sc, ok := conn.(syscall.Conn)
+	if !ok || buffered == nil {
+		return func() error { return nil }
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return func() error { return nil }
+	}
+	var peek [1]byte
+	sent := func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// Data, the end of the stream, or an error: ws.Read is to see it.
+		return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
+	}
+	return func() error {
+		if buffered.Buffered() > 0 {
+			return nil
+		}
+		return raw.Read(sent)
+	}
+}
