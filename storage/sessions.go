@@ -75,9 +75,27 @@ func (db *DB) insertRefreshToken(ctx context.Context, sessionID int64, hash stri
 	return err
 }
 
+// KeptSpentTokens is how many spent refresh tokens a session keeps, the most recently spent:
+// presented again, one of them is a reuse, which revokes the session. An older one is unknown,
+// refused all the same, but no longer revokes anything. Without the bound a session kept alive
+// by refreshing would add a row with every refresh, for as long as it lives.
+const KeptSpentTokens = 16
+
+// forgetSpentTokens deletes the spent tokens of session beyond the KeptSpentTokens most
+// recently spent (by used_at, then hash, so that tokens spent in one instant are ordered).
+func (db *DB) forgetSpentTokens(ctx context.Context, session int64) error {
+	st := db.statement()
+	st.write("DELETE FROM refresh_tokens WHERE session_id = ", st.arg(session), " AND used_at IS NOT NULL AND hash NOT IN (",
+		"SELECT hash FROM refresh_tokens WHERE session_id = ", st.arg(session), " AND used_at IS NOT NULL ORDER BY used_at DESC, hash DESC LIMIT ",
+		st.arg(KeptSpentTokens), ")")
+	_, err := db.exec(ctx, st)
+	return err
+}
+
 // RotateRefreshToken spends the refresh token oldHash at now and issues newHash in its place,
 // extending the session to expiresAt. It returns an error matching ErrSessionEnded when the
-// token is unknown, its session is revoked or expired at now, or the token was spent before.
+// token is unknown (never issued, or spent before the session's last KeptSpentTokens), its
+// session is revoked or expired at now, or the token was spent before.
 //
 // A token spent twice has been copied, or its client is confused: either way the session
 // is revoked, and that revocation is committed although the refresh fails, so the newest
@@ -119,6 +137,9 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash string, n
 		s = rows[0]
 		s.ExpiresAt = storedTime(expiresAt)
 		if err := db.insertRefreshToken(ctx, s.ID, newHash); err != nil {
+			return err
+		}
+		if err := db.forgetSpentTokens(ctx, s.ID); err != nil {
 			return err
 		}
 		st = db.statement()

@@ -378,3 +378,46 @@ func TestPruneSessionsDeletesEndedSessionsAndLongSpentTokens(t *testing.T) {
 		}
 	})
 }
+
+// A session refreshed again and again keeps only its last KeptSpentTokens spent tokens: an
+// older one is unknown (refused, but the session goes on), a kept one is a reuse (which
+// revokes it), and the rows do not grow with the refreshes.
+func TestASessionKeepsItsLastSpentTokensOnly(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+		u := mustUser(t, db, "ann@example.com")
+		s := mustSession(t, db, u.ID, "h0", now.Add(time.Hour))
+		const refreshes = storage.KeptSpentTokens + 4
+		for i := range refreshes {
+			at := now.Add(time.Duration(i+1) * time.Minute)
+			if _, err := db.RotateRefreshToken(ctx, fmt.Sprintf("h%d", i), fmt.Sprintf("h%d", i+1), at, at.Add(time.Hour)); err != nil {
+				t.Fatalf("refresh %d: %v", i+1, err)
+			}
+		}
+		var rows int
+		if err := db.Pool().QueryRowContext(ctx, "SELECT count(*) FROM refresh_tokens WHERE session_id = "+fmt.Sprint(s.ID)).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if want := storage.KeptSpentTokens + 1; rows != want {
+			t.Fatalf("%d refresh token rows after %d refreshes, want %d (the kept spent ones and the live one)", rows, refreshes, want)
+		}
+
+		at := now.Add(time.Hour)
+		forgotten := fmt.Sprintf("h%d", refreshes-storage.KeptSpentTokens-1)
+		if _, err := db.RotateRefreshToken(ctx, forgotten, "x1", at, at.Add(time.Hour)); err == nil || err.Error() != "refresh token unknown: session ended" {
+			t.Fatalf("a forgotten token: %v, want it unknown", err)
+		}
+		if !sessionState(t, db, s.ID, at).active {
+			t.Fatal("a forgotten token ended the session, want it going on")
+		}
+		kept := fmt.Sprintf("h%d", refreshes-storage.KeptSpentTokens)
+		reused := fmt.Sprintf("refresh token of session %d used again; session revoked: session ended", s.ID)
+		if _, err := db.RotateRefreshToken(ctx, kept, "x2", at, at.Add(time.Hour)); err == nil || err.Error() != reused {
+			t.Fatalf("the oldest kept token: %v, want %q", err, reused)
+		}
+		if sessionState(t, db, s.ID, at).active {
+			t.Fatal("a reuse left the session active")
+		}
+	})
+}
