@@ -2,10 +2,7 @@
 
 package web
 
-import (
-	"bufio"
-	"net"
-)
+import "net"
 
 // readable waits for nothing where sockets cannot be peeked: the reader waits inside ws.Read.
-func readable(net.Conn, *bufio.Reader) func() error { return func() error { return nil } }
+func readable(net.Conn) func() error { return func() error { return nil } }

@@ -3,7 +3,6 @@
 package web
 
 import (
-	"bufio"
 	"net"
 	"syscall"
 )
@@ -11,13 +10,13 @@ import (
 // readable returns a function that parks the connection's reader until the client has sent
 // something, with little more than itself on the reader's stack. A goroutine parked inside
 // ws.Read keeps the stack its read path grew to (8 KiB, every idle connection's largest
-// cost); parked here, the garbage collector shrinks it to 2 KiB while the connection is idle.
+// cost); parked here, the garbage collector shrinks it to 4 KiB while the connection is idle.
 // The socket is peeked, not read: what the client sent stays for ws.Read, and what it sent
-// before the wait (in buffered, or in the socket already) is not waited for. Connections that
-// are not sockets wait inside ws.Read.
-func readable(conn net.Conn, buffered *bufio.Reader) func() error {
+// before the wait is not waited for (what the reader's buffer holds is the caller's to check).
+// Connections that are not sockets wait inside ws.Read.
+func readable(conn net.Conn) func() error {
 	sc, ok := conn.(syscall.Conn)
-	if !ok || buffered == nil {
+	if !ok {
 		return func() error { return nil }
 	}
 	raw, err := sc.SyscallConn()
@@ -30,10 +29,5 @@ func readable(conn net.Conn, buffered *bufio.Reader) func() error {
 		// Data, the end of the stream, or an error: ws.Read is to see it.
 		return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
 	}
-	return func() error {
-		if buffered.Buffered() > 0 {
-			return nil
-		}
-		return raw.Read(sent)
-	}
+	return func() error { return raw.Read(sent) }
 }

@@ -91,7 +91,7 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	}
 	ws.SetReadLimit(t.readLimit)
 	c := &wsConn{t: t, ws: ws, exec: exec, upgradeAuthorization: r.Header["Authorization"], ops: map[string]*wsOperation{},
-		awaitMessage: readable(hijacked.conn, hijacked.reader)}
+		buffered: hijacked.reader, readable: readable(hijacked.conn), closed: make(chan struct{})}
 	// The connection's reader is a goroutine of its own, and the handler returns: parked in
 	// the read loop under every layer of the middleware, the handler's goroutine would keep
 	// a stack of 16 KiB for as long as the connection lasts. The request lasts as long all
@@ -162,8 +162,17 @@ type wsConn struct {
 	// upgradeAuthorization is the upgrade request's Authorization header: nothing else of
 	// the request is kept, which every idle connection would hold.
 	upgradeAuthorization []string
-	// awaitMessage parks the reader until the client has sent something (see readable).
-	awaitMessage func() error
+	// buffered is the reader's buffer, which only the reader looks at outside a read, and
+	// only under readGate (see awaitInput); readable parks the reader until the client has
+	// sent something.
+	buffered *bufio.Reader
+	readable func() error
+	// readGate orders the reader's look at its buffer before the reads of a close handshake
+	// begun by another goroutine: closing is set under it first.
+	readGate sync.Mutex
+	// closed is closed once a close that was begun has ended the connection.
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	// ctx is the connection's: it ends with the connection.
 	ctx      context.Context
@@ -224,7 +233,7 @@ func (c *wsConn) serve(ctx context.Context) {
 		_ = c.ws.CloseNow()
 	}()
 	for {
-		if c.awaitMessage() != nil {
+		if c.awaitInput() != nil {
 			return
 		}
 		_, data, err := c.ws.Read(c.ctx)
@@ -243,7 +252,9 @@ func (c *wsConn) serve(ctx context.Context) {
 // out (as graphql-ws's server sends them), and every operation with it.
 func (c *wsConn) close(code websocket.StatusCode, reason string) {
 	c.writeMu.Lock()
+	c.readGate.Lock()
 	closing := c.closing.Swap(true)
+	c.readGate.Unlock()
 	c.writeMu.Unlock()
 	if closing {
 		return
@@ -252,13 +263,39 @@ func (c *wsConn) close(code websocket.StatusCode, reason string) {
 	// connection before the close frame is out.
 	_ = c.ws.Close(code, reason)
 	c.cancel()
+	c.closeOnce.Do(func() { close(c.closed) })
 }
 
 // drop ends the connection without a close frame, for a client that cannot take one.
 func (c *wsConn) drop() {
+	c.readGate.Lock()
 	c.closing.Store(true)
+	c.readGate.Unlock()
 	_ = c.ws.CloseNow()
 	c.cancel()
+	c.closeOnce.Do(func() { close(c.closed) })
+}
+
+// errClosing is the reader's cue to stop: another goroutine has closed the connection.
+var errClosing = errors.New("connection closing")
+
+// awaitInput parks the reader until the client has sent something, unless its buffer holds
+// some already. Once the connection is closing it leaves the buffer to the close handshake,
+// which reads the client's close frame through it, waits for the close to end, and returns
+// errClosing.
+func (c *wsConn) awaitInput() error {
+	c.readGate.Lock()
+	if c.closing.Load() {
+		c.readGate.Unlock()
+		<-c.closed
+		return errClosing
+	}
+	pending := c.buffered != nil && c.buffered.Buffered() > 0
+	c.readGate.Unlock()
+	if pending {
+		return nil
+	}
+	return c.readable()
 }
 
 // tick closes a connection that has not sent connection_init within the init timeout; after
