@@ -342,6 +342,13 @@ func TestAuthSetUserRoleIsForAdminsAndTakesEffectWithinASecond(t *testing.T) {
 			}
 		}
 		wantError(t, admin.Do(t, setRoleMutation, vars{"u": globalID(userType, 987654321), "r": "ADMIN"}), "NOT_FOUND", "userId", "User not found.")
+		// The only admin cannot make itself a user: nobody could give a role again.
+		boss := me(t, admin)
+		wantError(t, admin.Do(t, setRoleMutation, vars{"u": boss.ID, "r": "USER"}), "CONFLICT", "",
+			"That user is the last admin: make another user an admin first.")
+		if got := me(t, admin); got == nil || got.Role != "ADMIN" {
+			t.Errorf("the last admin after the refused demotion: me = %+v, want role ADMIN", got)
+		}
 		for _, tc := range []struct{ name, id, message string }{
 			{"a store's ID", st.ID, "Not a User ID."},
 			{"a malformed ID", "user-7", `Not a valid ID: expected a global ID such as "` + globalID(userType, 7) + `".`},

@@ -1235,7 +1235,7 @@ type Mutation {
   logout("End every session of the user, on every device, not only this one." allSessions: Boolean! = false): Boolean!
   "Change the signed-in user's password. Every session of the user ends, this one included; the new session returned replaces it. Errors: UNAUTHENTICATED, BAD_USER_INPUT (fields ` + "`" + `currentPassword` + "`" + `, ` + "`" + `newPassword` + "`" + `), RATE_LIMITED."
   changePassword("The current and new passwords." input: ChangePasswordInput!): Session!
-  "Give a user a role. Admins only. Errors: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND (field ` + "`" + `userId` + "`" + `)."
+  "Give a user a role. Admins only. Errors: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND (field ` + "`" + `userId` + "`" + `), CONFLICT (the user is the last admin: make another an admin first)."
   setUserRole("The user's global ID." userId: ID!, "The role to give." role: Role!): User!
 }
 

@@ -118,6 +118,9 @@ var (
 	// owner): no input of the client's named the user.
 	errUserGone   = &NotFoundError{Resource: "User"}
 	errEmailTaken = &ConflictError{Message: "An account with that email already exists."}
+	// errLastAdmin is setUserRole demoting the only admin, after whom nobody could give a
+	// role again (but the command line's users promote).
+	errLastAdmin = &ConflictError{Message: "That user is the last admin: make another user an admin first."}
 
 	errStoreForbidden = &ForbiddenError{Message: "Only the store's owner or an admin can change it."}
 	errAdminOnly      = &ForbiddenError{Message: "Only an admin can do this."}

@@ -297,6 +297,10 @@ func TestSessionStateReadsTheCurrentRole(t *testing.T) {
 		now := time.Now()
 		u := mustUser(t, db, "ann@example.com")
 		s := mustSession(t, db, u.ID, "h", now.Add(time.Hour))
+		// Another admin, so that ann may be made a user again.
+		if _, err := db.PromoteUser(ctx, mustUser(t, db, "boss@example.com").Email); err != nil {
+			t.Fatal(err)
+		}
 		admin := storage.Actor{Admin: true}
 
 		steps := []struct {

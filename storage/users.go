@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -99,7 +100,10 @@ func (db *DB) users(ctx context.Context, st *statement) ([]*User, error) {
 	return users, nil
 }
 
-// SetUserRole gives a user a role; only an admin may.
+// roleLockKey is the advisory lock demotions of admins take turns on (Postgres).
+const roleLockKey = 0x7367726f6c6573 // "sgroles"
+
+// SetUserRole gives a user a role; only an admin may, and not to demote the last admin.
 func (db *DB) SetUserRole(ctx context.Context, actor Actor, id int64, role Role) (*User, error) {
 	if !actor.Admin {
 		return nil, errAdminOnly
@@ -107,20 +111,46 @@ func (db *DB) SetUserRole(ctx context.Context, actor Actor, id int64, role Role)
 	if role != RoleUser && role != RoleAdmin {
 		return nil, Invalid("role", "Role must be USER or ADMIN.")
 	}
-	u, err := db.setRole(ctx, rel.Eq("id", id), role)
+	u, err := db.setRole(ctx, rel.Eq("id", id), role, db.keepAnAdmin)
 	switch {
 	case err == nil:
 		return u, nil
 	case isNotFound(err):
 		return nil, errRoleUserNotFound
+	case errors.Is(err, errLastAdmin):
+		return nil, errLastAdmin
 	}
 	return nil, fmt.Errorf("set role of user %d: %w", id, classify(ctx, err))
+}
+
+// keepAnAdmin refuses to demote u, inside its write, when no other admin would remain.
+// Demotions take turns (SQLite's writes do anyway), and the count is taken after the turn
+// began, so two admins demoting each other at once cannot both succeed.
+func (db *DB) keepAnAdmin(ctx context.Context, u *User, role Role) error {
+	if u.Role != RoleAdmin || role == RoleAdmin {
+		return nil
+	}
+	if db.dialect == Postgres {
+		if _, _, err := db.repo.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(roleLockKey)); err != nil {
+			return err
+		}
+	}
+	st := db.statement()
+	st.write("SELECT count(*) AS n FROM users WHERE role = ", st.arg(string(RoleAdmin)), " AND id <> ", st.arg(u.ID))
+	others, err := db.count(ctx, st.sql.String(), st.args...)
+	if err != nil {
+		return err
+	}
+	if others == 0 {
+		return errLastAdmin
+	}
+	return nil
 }
 
 // PromoteUser makes the user with that email an admin: the command line's way to the first
 // admin, so it asks for no actor.
 func (db *DB) PromoteUser(ctx context.Context, email string) (*User, error) {
-	u, err := db.setRole(ctx, rel.Eq("email_key", emailKey(email)), RoleAdmin)
+	u, err := db.setRole(ctx, rel.Eq("email_key", emailKey(email)), RoleAdmin, nil)
 	switch {
 	case err == nil:
 		return u, nil
@@ -130,9 +160,15 @@ func (db *DB) PromoteUser(ctx context.Context, email string) (*User, error) {
 	return nil, fmt.Errorf("promote user: %w", classify(ctx, err))
 }
 
-func (db *DB) setRole(ctx context.Context, where rel.FilterQuery, role Role) (*User, error) {
+// setRole gives the user where selects role, once check (if any) allows it, with the row locked.
+func (db *DB) setRole(ctx context.Context, where rel.FilterQuery, role Role, check func(context.Context, *User, Role) error) (*User, error) {
 	var u User
-	err := db.readThenWrite(ctx, &u, where, func(context.Context) (bool, error) {
+	err := db.readThenWrite(ctx, &u, where, func(ctx context.Context) (bool, error) {
+		if check != nil {
+			if err := check(ctx, &u, role); err != nil {
+				return false, err
+			}
+		}
 		changed := u.Role != role
 		u.Role = role
 		return changed, nil

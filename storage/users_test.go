@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -304,6 +305,77 @@ func TestSetPasswordHash(t *testing.T) {
 		var nf *storage.NotFoundError
 		if err := db.SetPasswordHash(ctx, 999999, "x"); !errors.As(err, &nf) || *nf != (storage.NotFoundError{Resource: "User"}) {
 			t.Fatalf("missing user: %#v, want User not found", err)
+		}
+	})
+}
+
+// The last admin cannot be made a user: nobody could give a role again. With two admins
+// demoting each other at once, exactly one demotion succeeds.
+func TestTheLastAdminIsNotDemoted(t *testing.T) {
+	lastAdmin := &storage.ConflictError{Message: "That user is the last admin: make another user an admin first."}
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		promote := func(email string) *storage.User {
+			t.Helper()
+			u, err := db.PromoteUser(ctx, mustUser(t, db, email).Email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+		role := func(id int64) storage.Role {
+			t.Helper()
+			u, err := db.GetUser(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.Role
+		}
+		ann := promote("ann@example.com")
+		asAnn := storage.Actor{UserID: ann.ID, Admin: true}
+		if u, err := db.SetUserRole(ctx, asAnn, ann.ID, storage.RoleUser); !reflect.DeepEqual(err, lastAdmin) || u != nil {
+			t.Fatalf("the only admin demoting itself: %+v, %#v; want %#v", u, err, lastAdmin)
+		}
+		if r := role(ann.ID); r != storage.RoleAdmin {
+			t.Fatalf("the refused demotion left role %s", r)
+		}
+
+		for round := range 10 {
+			bob := promote(fmt.Sprintf("bob%d@example.com", round))
+			asBob := storage.Actor{UserID: bob.ID, Admin: true}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			wg.Go(func() { _, errs[0] = db.SetUserRole(ctx, asAnn, bob.ID, storage.RoleUser) })
+			wg.Go(func() { _, errs[1] = db.SetUserRole(ctx, asBob, ann.ID, storage.RoleUser) })
+			wg.Wait()
+			refused := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+				case reflect.DeepEqual(err, lastAdmin):
+					refused++
+				default:
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			admins := 0
+			for _, id := range []int64{ann.ID, bob.ID} {
+				if role(id) == storage.RoleAdmin {
+					admins++
+				}
+			}
+			if refused != 1 || admins != 1 {
+				t.Fatalf("round %d: %d demotions refused (%v), %d admins left; want 1 and 1", round, refused, errs, admins)
+			}
+			if role(ann.ID) != storage.RoleAdmin {
+				// Bob won: Ann is made an admin again for the next round, by Bob.
+				if _, err := db.SetUserRole(ctx, asBob, ann.ID, storage.RoleAdmin); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.SetUserRole(ctx, asAnn, bob.ID, storage.RoleUser); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	})
 }
