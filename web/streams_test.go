@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/storegraph/storegraph/config"
+	"github.com/storegraph/storegraph/graph"
 	"github.com/storegraph/storegraph/storage"
 )
 
@@ -164,5 +165,26 @@ func TestStreamsOutliveTheServersTimeouts(t *testing.T) {
 			t.Fatalf("SSE stream got %q, want a next event with %s", got, want)
 		}
 		break
+	}
+}
+
+// Operations over the streams meet the document limits of HTTP: a subscription deeper than
+// MAX_QUERY_DEPTH is refused before it starts, on either transport.
+func TestStreamsApplyTheDocumentLimits(t *testing.T) {
+	_, srv := streamServer(t, config.Config{Limits: config.Limits{Document: graph.Limits{Depth: 2}}})
+	const deep = `subscription { itemEvents { item { name } } }`
+	const refusal = `[{"message":"The document has 3 levels of nested fields; the limit is 2.","extensions":{"code":"DEPTH_LIMIT_EXCEEDED"}}]`
+
+	c := dialWS(t, srv, nil)
+	initWS(t, c, `{}`)
+	sendWS(t, c, `{"id":"deep","type":"subscribe","payload":{"query":"`+deep+`"}}`)
+	if got, want := readWS(t, c), `{"id":"deep","type":"error","payload":`+refusal+`}`; got != want {
+		t.Errorf("WebSocket: got  %s\nwant %s", got, want)
+	}
+
+	stream := openSSE(t, postSSE(t, srv, `{"query":"`+deep+`"}`))
+	rest, err := io.ReadAll(stream.r)
+	if want := "event: next\ndata: {\"errors\":" + refusal + "}\n\nevent: complete\ndata:\n\n"; err != nil || string(rest) != want {
+		t.Errorf("SSE: got %q (%v)\nwant %q", rest, err, want)
 	}
 }
