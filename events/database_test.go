@@ -15,6 +15,7 @@ import (
 
 	"github.com/storegraph/storegraph/events"
 	"github.com/storegraph/storegraph/storage"
+	"github.com/storegraph/storegraph/storage/dbtest"
 	"github.com/storegraph/storegraph/storage/storagetest"
 )
 
@@ -30,25 +31,12 @@ var asAdmin = storage.Actor{Admin: true}
 // forEachBackend runs test once per real database, each fresh and migrated.
 func forEachBackend(t *testing.T, test func(t *testing.T, db *storage.DB)) {
 	t.Helper()
-	for _, b := range storagetest.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			test(t, openMigrated(t, b.New(t)))
-		})
-	}
+	dbtest.ForEachBackend(t, discardLog, test)
 }
 
 func openMigrated(t *testing.T, url string) *storage.DB {
 	t.Helper()
-	db, err := storage.Open(context.Background(), url, discardLog)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return db
+	return dbtest.Open(t, url, discardLog)
 }
 
 // change is what an event says changed, without its snapshot and time.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/storegraph/storegraph/auth"
 	"github.com/storegraph/storegraph/storage"
+	"github.com/storegraph/storegraph/storage/dbtest"
 )
 
 // discardLog is a logger whose output the tests do not look at.
@@ -18,15 +19,7 @@ func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 // newTestDB opens the database at url and migrates it; it is closed when tb ends.
 func newTestDB(tb testing.TB, url string) *storage.DB {
 	tb.Helper()
-	db, err := storage.Open(context.Background(), url, discardLog())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
+	return dbtest.Open(tb, url, discardLog())
 }
 
 // newTestHandler is the GraphQL endpoint on an empty in-memory database.

@@ -7,31 +7,18 @@ import (
 	"time"
 
 	"github.com/storegraph/storegraph/storage"
-	"github.com/storegraph/storegraph/storage/storagetest"
+	"github.com/storegraph/storegraph/storage/dbtest"
 )
 
 // forEachBackend runs test once per real database, each on a fresh, migrated database.
 func forEachBackend(t *testing.T, test func(t *testing.T, db *storage.DB)) {
 	t.Helper()
-	for _, b := range storagetest.Backends {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			test(t, openMigrated(t, b.New(t)))
-		})
-	}
+	dbtest.ForEachBackend(t, discardLog, test)
 }
 
 func openMigrated(t testing.TB, url string) *storage.DB {
 	t.Helper()
-	db, err := storage.Open(context.Background(), url, discardLog)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return db
+	return dbtest.Open(t, url, discardLog)
 }
 
 // fieldsOf returns the field names of a validation error, or fails the test.

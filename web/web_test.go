@@ -19,6 +19,7 @@ import (
 	"github.com/storegraph/storegraph/config"
 	"github.com/storegraph/storegraph/events"
 	"github.com/storegraph/storegraph/storage"
+	"github.com/storegraph/storegraph/storage/dbtest"
 )
 
 // testHandler returns the server's handler over a fresh, migrated database, and the buffer
@@ -44,14 +45,7 @@ func testStack(t testing.TB, databaseURL string, cfg config.Config) stack {
 	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(requestIDHandler{slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
-	db, err := storage.Open(context.Background(), databaseURL, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t, databaseURL, log)
 	logs.Reset() // keep only what requests log
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10e9
