@@ -711,3 +711,34 @@ func TestWebSocketRequestIsLoggedWhenItsConnectionEnds(t *testing.T) {
 		t.Fatalf("logged %v statements, want those of the query", line["statements"])
 	}
 }
+
+// What a WebSocket carries of a credential (connection_init's token, good or forged, and the
+// password behind it) reaches no log line, even at debug level.
+func TestWebSocketCredentialsReachNoLogLine(t *testing.T) {
+	s, srv := streamServer(t, config.Config{})
+	token := register(t, s, "secret@example.com")
+	forged := token[:len(token)-4] + "AAAA"
+
+	bad := dialWS(t, srv, nil)
+	sendWS(t, bad, `{"type":"connection_init","payload":{"Authorization":"Bearer `+forged+`"}}`)
+	if _, code, reason := readUntilClose(t, bad); code != closeForbidden || reason != "Forbidden" {
+		t.Fatalf("a forged token: closed with %d %q, want 4403 Forbidden", code, reason)
+	}
+	good := dialWS(t, srv, nil)
+	initWS(t, good, `{"Authorization":"Bearer `+token+`"}`)
+	sendWS(t, good, `{"id":"a","type":"subscribe","payload":{"query":"{ me { email } }"}}`)
+	readWS(t, good)
+	readWS(t, good) // complete
+	good.Close(websocket.StatusNormalClosure, "")
+
+	logs := s.logs.String()
+	if !strings.Contains(logs, "access token refused") {
+		t.Fatalf("the refusal was not logged at all:\n%s", logs)
+	}
+	signature := token[strings.LastIndex(token, ".")+1:]
+	for _, secret := range []string{token, forged, signature, forged[strings.LastIndex(forged, ".")+1:], "web-test-password"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log shows %q:\n%s", secret, logs)
+		}
+	}
+}
