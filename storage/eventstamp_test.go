@@ -219,3 +219,75 @@ func TestConcurrentWritersChangesAreLoggedOnceInCommitOrder(t *testing.T) {
 		t.Logf("%d writers committed %d changes in 2s", writers, total)
 	})
 }
+
+// The stamper scans from a bound under which every event is stamped (migration
+// 20261202050000). The bound never passes the event of a transaction still open, however many
+// passes run, and once that transaction has ended and its event is stamped, it moves past it.
+func TestStampingBoundStopsAtAnOpenTransaction(t *testing.T) {
+	ctx := context.Background()
+	db := openMigrated(t, storagetest.NewPostgres(t))
+	bound := func() int64 {
+		t.Helper()
+		var below int64
+		if err := db.Pool().QueryRowContext(ctx, "SELECT stamped_below FROM event_clock").Scan(&below); err != nil {
+			t.Fatal(err)
+		}
+		return below
+	}
+	stamp := func() {
+		t.Helper()
+		if _, err := db.StampEvents(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// stampUntilPast stamps until the bound is past id; other databases' transactions on the
+	// same server hold it back for as long as they run.
+	stampUntilPast := func(id int64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for stamp(); bound() <= id; stamp() {
+			if time.Now().After(deadline) {
+				t.Fatalf("stamped_below is %d after 20 s, want past %d", bound(), id)
+			}
+		}
+	}
+	first, err := db.CreateStore(ctx, asAdmin, "First")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stampUntilPast(first.ID)
+
+	openTx, err := db.Pool().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = openTx.Rollback() })
+	open := insertStore(t, openTx, "Open")
+	later, err := db.CreateStore(ctx, asAdmin, "Later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var openEvent int64
+	if err := db.Pool().QueryRowContext(ctx, "SELECT max(id) FROM events WHERE row_id = $1", later.ID).Scan(&openEvent); err != nil {
+		t.Fatal(err)
+	}
+	openEvent-- // Open's event took the id before Later's
+	for range 5 {
+		stamp()
+		if b := bound(); b > openEvent {
+			t.Fatalf("stamped_below = %d with event %d's transaction open, want at most %d", b, openEvent, openEvent)
+		}
+	}
+	if got, want := changesOf(eventsAfter(t, db, 1)), []change{{"Store", "CREATED", later.ID, later.ID, nil}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("events with Open's transaction running = %+v, want %+v", got, want)
+	}
+
+	if err := openTx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	stampUntilPast(openEvent + 1)
+	got := eventsAfter(t, db, 2)
+	if want := []change{{"Store", "CREATED", open, open, nil}}; !reflect.DeepEqual(changesOf(got), want) || got[0].Seq != 3 {
+		t.Fatalf("events after the commit = %+v, want seq 3 of %+v", got, want)
+	}
+}

@@ -34,7 +34,7 @@ func BenchmarkWrite(b *testing.B) {
 func revertEventLog(b *testing.B, db *storage.DB) {
 	b.Helper()
 	ctx := context.Background()
-	for _, name := range []string{"stamp events in one statement", "record changes in an event log"} {
+	for _, name := range []string{"bound the stamper's scan", "stamp events in one statement", "record changes in an event log"} {
 		plan, _, err := db.PlanRollback(ctx)
 		if err != nil {
 			b.Fatal(err)

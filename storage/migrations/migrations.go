@@ -149,6 +149,18 @@ func All(dialect string) []Migration {
 				execAll(s, drop)
 			},
 		},
+		{
+			Version: 20261202050000,
+			Name:    "bound the stamper's scan",
+			Up: func(s *rel.Schema) {
+				up, _ := stampBound(dialect)
+				execAll(s, up)
+			},
+			Down: func(s *rel.Schema) {
+				_, down := stampBound(dialect)
+				execAll(s, down)
+			},
+		},
 	}
 }
 

@@ -1,0 +1,76 @@
+package migrations
+
+// The SQL of migration 20261202050000, "bound the stamper's scan".
+//
+// stamp_events found its work through the partial index events_unstamped, from its start.
+// Stamping an event writes a new version of its row; the old version's entry stays in that
+// index until a vacuum, so each pass walked every event stamped since the last one (after
+// 200,000 writes, 750 pages and 3 ms a pass, twice a pass, at up to 200 passes a second): the
+// stamper cost more than the writes' own triggers. The stamper now keeps a bound,
+// stamped_below, under which every event is stamped or will never commit, and scans from it.
+//
+// The bound can pass an id only once the transaction that took it has ended, and the stamper
+// cannot see an uncommitted event, so it probes: at one pass it notes the last id taken
+// (probe_id) and a transaction id of its own taken after that (probe_xid). An event is
+// inserted by a trigger, after its transaction's first write, so a transaction that took an
+// id up to probe_id had its transaction id before probe_xid. At a later pass, once every
+// transaction up to probe_xid has ended (the snapshot's xmin is past it) and every committed
+// event is stamped, every id up to probe_id is stamped or never will be. It assumes the
+// sequence hands out ids one at a time (CACHE 1, as BIGSERIAL makes it).
+
+// stampBound is this version's SQL for dialect: nothing on SQLite, which stamps nothing.
+func stampBound(dialect string) (up, down []string) {
+	if dialect != "postgres" {
+		return nil, nil
+	}
+	return []string{
+			`ALTER TABLE event_clock ADD COLUMN stamped_below BIGINT NOT NULL DEFAULT 1,
+	ADD COLUMN probe_id BIGINT, ADD COLUMN probe_xid xid8`,
+			replaceStampEvents,
+		}, []string{
+			"CREATE OR REPLACE" + createStampEvents[len("CREATE"):],
+			`ALTER TABLE event_clock DROP COLUMN stamped_below, DROP COLUMN probe_id, DROP COLUMN probe_xid`,
+		}
+}
+
+// The same function as 20261202010000's, scanning from the bound, which it then advances.
+// horizon and last_id are read before the pass writes anything, so before it has a
+// transaction id of its own.
+const replaceStampEvents = `CREATE OR REPLACE FUNCTION stamp_events(lock_key bigint, batch_size integer, max_batches integer,
+	OUT stamped bigint, OUT pending boolean) LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+	horizon xid8;
+	last_id bigint;
+	clock event_clock;
+BEGIN
+	PERFORM pg_advisory_xact_lock(lock_key);
+	horizon := pg_snapshot_xmin(pg_current_snapshot());
+	SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO last_id FROM events_id_seq;
+	SELECT * INTO clock FROM event_clock;
+	stamped := 0;
+	FOR i IN 1..max_batches LOOP
+		WITH batch AS (
+			SELECT id, row_number() OVER (ORDER BY id) AS k
+			FROM (SELECT id FROM events WHERE seq IS NULL AND id >= clock.stamped_below ORDER BY id LIMIT batch_size) AS oldest
+		), done AS (
+			UPDATE events SET seq = event_clock.seq + batch.k FROM batch, event_clock WHERE events.id = batch.id RETURNING 1
+		)
+		UPDATE event_clock SET seq = seq + (SELECT count(*) FROM done)
+		WHERE EXISTS (SELECT 1 FROM done)
+		RETURNING (SELECT count(*) FROM done) INTO n;
+		stamped := stamped + coalesce(n, 0);
+		EXIT WHEN coalesce(n, 0) < batch_size;
+	END LOOP;
+	pending := EXISTS (SELECT 1 FROM events WHERE seq IS NULL AND id >= clock.stamped_below);
+	IF clock.probe_xid IS NOT NULL AND horizon > clock.probe_xid AND NOT pending THEN
+		clock.stamped_below := greatest(clock.stamped_below, clock.probe_id + 1);
+		clock.probe_xid := NULL;
+	END IF;
+	IF clock.probe_xid IS NULL THEN
+		clock.probe_id := last_id;
+		clock.probe_xid := pg_current_xact_id();
+	END IF;
+	UPDATE event_clock SET stamped_below = clock.stamped_below, probe_id = clock.probe_id, probe_xid = clock.probe_xid;
+END
+$$`
