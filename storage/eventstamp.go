@@ -18,9 +18,10 @@ const (
 	maxStampBatches = 100
 )
 
-// stampSQL runs one stamping pass (migration 20261202010000's stamp_events): under the
-// stampers' lock, it gives the next batches of committed transactions' events consecutive
-// seqs after the clock's, in id order, and advances the clock. Each of its statements sees
+// stampSQL runs one stamping pass (stamp_events, migrations 20261202010000 and 20261202050000,
+// which bounds the pass's scan to the ids from stamped_below on): under the stampers' lock, it
+// gives the next batches of committed transactions' events consecutive seqs after the
+// clock's, in id order, and advances the clock. Each of its statements sees
 // only committed rows, so a transaction still running is skipped, and stamped after it commits
 // (the notification sent after its commit wakes the stampers); one that rolls back is never
 // seen. Id order agrees with commit order wherever an order can be observed: a transaction
