@@ -336,6 +336,22 @@ func TestEventSnapshotsReadTheSameInAnySessionTimeZone(t *testing.T) {
 	}
 }
 
+// revertNewest reverts the newest migration applied, which must be version.
+func revertNewest(tb testing.TB, db *storage.DB, version int) {
+	tb.Helper()
+	ctx := context.Background()
+	plan, _, err := db.PlanRollback(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if plan.Version != version {
+		tb.Fatalf("newest migration is %+v, want %d", plan.Migration, version)
+	}
+	if err := db.Revert(ctx, plan.Migration); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // Reverting the event log (after the stamping function's versions, which depend on it)
 // removes its triggers (and on Postgres their functions) with its tables: writes go on as
 // before it, and migrating again records them again.
@@ -350,16 +366,7 @@ func TestEventLogMigrationReverts(t *testing.T) {
 		ctx := context.Background()
 		s := mustStore(t, db, "Logged")
 		for _, version := range []int{20261202050000, 20261202010000} { // the stamper's, newest first
-			plan, _, err := db.PlanRollback(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if plan.Version != version {
-				t.Fatalf("newest migration is %+v, want %d", plan.Migration, version)
-			}
-			if err := db.Revert(ctx, plan.Migration); err != nil {
-				t.Fatal(err)
-			}
+			revertNewest(t, db, version)
 		}
 		plan, _, err := db.PlanRollback(ctx)
 		if err != nil {

@@ -23,17 +23,34 @@ func stampFunction(dialect string) (create, drop []string) {
 // max_batches statements, under the advisory lock lock_key; it returns how many it stamped and
 // whether committed unstamped ones remain. Why id order is commit order where an order can be
 // observed: storage.stampSQL.
-const createStampEvents = `CREATE FUNCTION stamp_events(lock_key bigint, batch_size integer, max_batches integer,
-	OUT stamped bigint, OUT pending boolean) LANGUAGE plpgsql AS $$
+const createStampEvents = "CREATE FUNCTION " + stampEventsV1
+
+// stampEventsV1 is this version's stamp_events, from its name on; 20261202050000's down
+// restores it.
+const stampEventsV1 = stampEventsSignature + `
 DECLARE
 	n bigint;
 BEGIN
 	PERFORM pg_advisory_xact_lock(lock_key);
-	stamped := 0;
+` + stampBatchesHead + "seq IS NULL" + stampBatchesTail + `	pending := EXISTS (SELECT 1 FROM events WHERE seq IS NULL);
+END
+$$`
+
+// stampEventsSignature is stamp_events' name, arguments and language, the same in every
+// version (a version changing them would drop the function and create another).
+const stampEventsSignature = `stamp_events(lock_key bigint, batch_size integer, max_batches integer,
+	OUT stamped bigint, OUT pending boolean) LANGUAGE plpgsql AS $$`
+
+// stampBatchesHead, a condition that selects unstamped events, and stampBatchesTail are
+// stamp_events' loop: each statement stamps the batch_size oldest events the condition
+// selects and advances the clock, until a batch is short or max_batches have run.
+const (
+	stampBatchesHead = `	stamped := 0;
 	FOR i IN 1..max_batches LOOP
 		WITH batch AS (
 			SELECT id, row_number() OVER (ORDER BY id) AS k
-			FROM (SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT batch_size) AS oldest
+			FROM (SELECT id FROM events WHERE `
+	stampBatchesTail = ` ORDER BY id LIMIT batch_size) AS oldest
 		), done AS (
 			UPDATE events SET seq = event_clock.seq + batch.k FROM batch, event_clock WHERE events.id = batch.id RETURNING 1
 		)
@@ -43,6 +60,5 @@ BEGIN
 		stamped := stamped + coalesce(n, 0);
 		EXIT WHEN coalesce(n, 0) < batch_size;
 	END LOOP;
-	pending := EXISTS (SELECT 1 FROM events WHERE seq IS NULL);
-END
-$$`
+`
+)

@@ -137,30 +137,20 @@ func All(dialect string) []Migration {
 			Up:      func(s *rel.Schema) { eventLog(dialect).up(s) },
 			Down:    func(s *rel.Schema) { eventLog(dialect).down(s) },
 		},
-		{
-			Version: 20261202010000,
-			Name:    "stamp events in one statement",
-			Up: func(s *rel.Schema) {
-				create, _ := stampFunction(dialect)
-				execAll(s, create)
-			},
-			Down: func(s *rel.Schema) {
-				_, drop := stampFunction(dialect)
-				execAll(s, drop)
-			},
-		},
-		{
-			Version: 20261202050000,
-			Name:    "bound the stamper's scan",
-			Up: func(s *rel.Schema) {
-				up, _ := stampBound(dialect)
-				execAll(s, up)
-			},
-			Down: func(s *rel.Schema) {
-				_, down := stampBound(dialect)
-				execAll(s, down)
-			},
-		},
+		statements(20261202010000, "stamp events in one statement", stampFunction, dialect),
+		statements(20261202050000, "bound the stamper's scan", stampBound, dialect),
+	}
+}
+
+// statements is a migration of raw SQL, whose statements for dialect sql gives: up's apply
+// it, down's revert it.
+func statements(version int, name string, sql func(dialect string) (up, down []string), dialect string) Migration {
+	up, down := sql(dialect)
+	return Migration{
+		Version: version,
+		Name:    name,
+		Up:      func(s *rel.Schema) { execAll(s, up) },
+		Down:    func(s *rel.Schema) { execAll(s, down) },
 	}
 }
 

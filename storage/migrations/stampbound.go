@@ -28,7 +28,7 @@ func stampBound(dialect string) (up, down []string) {
 	ADD COLUMN probe_id BIGINT, ADD COLUMN probe_xid xid8`,
 			replaceStampEvents,
 		}, []string{
-			"CREATE OR REPLACE" + createStampEvents[len("CREATE"):],
+			"CREATE OR REPLACE FUNCTION " + stampEventsV1,
 			`ALTER TABLE event_clock DROP COLUMN stamped_below, DROP COLUMN probe_id, DROP COLUMN probe_xid`,
 		}
 }
@@ -36,8 +36,7 @@ func stampBound(dialect string) (up, down []string) {
 // The same function as 20261202010000's, scanning from the bound, which it then advances.
 // horizon and last_id are read before the pass writes anything, so before it has a
 // transaction id of its own.
-const replaceStampEvents = `CREATE OR REPLACE FUNCTION stamp_events(lock_key bigint, batch_size integer, max_batches integer,
-	OUT stamped bigint, OUT pending boolean) LANGUAGE plpgsql AS $$
+const replaceStampEvents = "CREATE OR REPLACE FUNCTION " + stampEventsSignature + `
 DECLARE
 	n bigint;
 	horizon xid8;
@@ -48,21 +47,7 @@ BEGIN
 	horizon := pg_snapshot_xmin(pg_current_snapshot());
 	SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO last_id FROM events_id_seq;
 	SELECT * INTO clock FROM event_clock;
-	stamped := 0;
-	FOR i IN 1..max_batches LOOP
-		WITH batch AS (
-			SELECT id, row_number() OVER (ORDER BY id) AS k
-			FROM (SELECT id FROM events WHERE seq IS NULL AND id >= clock.stamped_below ORDER BY id LIMIT batch_size) AS oldest
-		), done AS (
-			UPDATE events SET seq = event_clock.seq + batch.k FROM batch, event_clock WHERE events.id = batch.id RETURNING 1
-		)
-		UPDATE event_clock SET seq = seq + (SELECT count(*) FROM done)
-		WHERE EXISTS (SELECT 1 FROM done)
-		RETURNING (SELECT count(*) FROM done) INTO n;
-		stamped := stamped + coalesce(n, 0);
-		EXIT WHEN coalesce(n, 0) < batch_size;
-	END LOOP;
-	pending := EXISTS (SELECT 1 FROM events WHERE seq IS NULL AND id >= clock.stamped_below);
+` + stampBatchesHead + "seq IS NULL AND id >= clock.stamped_below" + stampBatchesTail + `	pending := EXISTS (SELECT 1 FROM events WHERE seq IS NULL AND id >= clock.stamped_below);
 	IF clock.probe_xid IS NOT NULL AND horizon > clock.probe_xid AND NOT pending THEN
 		clock.stamped_below := greatest(clock.stamped_below, clock.probe_id + 1);
 		clock.probe_xid := NULL;
