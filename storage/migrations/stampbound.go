@@ -35,7 +35,9 @@ func stampBound(dialect string) (up, down []string) {
 
 // The same function as 20261202010000's, scanning from the bound, which it then advances.
 // horizon and last_id are read before the pass writes anything, so before it has a
-// transaction id of its own.
+// transaction id of its own. Once the probe is resolved (or there is none yet), the bound
+// moves past it (greatest ignores the NULL of a first probe) and a new probe starts; while it
+// is not, the pass leaves event_clock's bound alone.
 const replaceStampEvents = "CREATE OR REPLACE FUNCTION " + stampEventsSignature + `
 DECLARE
 	n bigint;
@@ -48,14 +50,9 @@ BEGIN
 	SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO last_id FROM events_id_seq;
 	SELECT * INTO clock FROM event_clock;
 ` + stampBatchesHead + "seq IS NULL AND id >= clock.stamped_below" + stampBatchesTail + `	pending := EXISTS (SELECT 1 FROM events WHERE seq IS NULL AND id >= clock.stamped_below);
-	IF clock.probe_xid IS NOT NULL AND horizon > clock.probe_xid AND NOT pending THEN
-		clock.stamped_below := greatest(clock.stamped_below, clock.probe_id + 1);
-		clock.probe_xid := NULL;
+	IF clock.probe_xid IS NULL OR (horizon > clock.probe_xid AND NOT pending) THEN
+		UPDATE event_clock SET stamped_below = greatest(stamped_below, clock.probe_id + 1),
+			probe_id = last_id, probe_xid = pg_current_xact_id();
 	END IF;
-	IF clock.probe_xid IS NULL THEN
-		clock.probe_id := last_id;
-		clock.probe_xid := pg_current_xact_id();
-	END IF;
-	UPDATE event_clock SET stamped_below = clock.stamped_below, probe_id = clock.probe_id, probe_xid = clock.probe_xid;
 END
 $$`
