@@ -38,6 +38,10 @@ type Options struct {
 	// QueryCache keeps parsed and validated documents by query text; nil means a cache of
 	// queryCacheBytes.
 	QueryCache graphql.Cache[*ast.QueryDocument]
+
+	// gqlgenOnly leaves the fast path out: gqlgen executes every operation, as the reference
+	// that the fast path's answers are compared with.
+	gqlgenOnly bool
 }
 
 // The caches are bounded by bytes. A parsed document holds about 31 bytes of syntax tree per
@@ -61,9 +65,10 @@ func NewHandler(db *storage.DB, log *slog.Logger, opts Options) http.Handler {
 func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission) http.Handler {
 	pageSize := cmp.Or(opts.Limits.PageSize, storage.MaxPageSize)
 	opts.Limits.PageSize = pageSize
-	srv := handler.New(NewExecutableSchema(Config{
+	es := NewExecutableSchema(Config{
 		Resolvers: &Resolver{DB: db, Log: log, MaxPageSize: pageSize, Accounts: opts.Accounts, Events: opts.Events},
-	}))
+	}).(*executableSchema)
+	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
 	for _, t := range opts.Transports {
 		srv.AddTransport(t)
@@ -98,6 +103,10 @@ func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(withLoaders(ctx, newLoaders(db)))
 	})
+	if !opts.gqlgenOnly {
+		// Inside the loaders: the fast path resolves through them.
+		srv.Use(fastPath{es: es})
+	}
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -129,6 +138,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, message, cod
 type RequestInfo struct {
 	Operation  string
 	Statements int64 // SQL statements the request ran
+	FastPath   bool  // the fast path answered the operation, not gqlgen (fastpath.go)
 
 	mu          sync.Mutex // errors are presented from concurrently resolved fields
 	codes       []string

@@ -32,6 +32,37 @@ type loaders struct {
 	itemPages   map[argsKey]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]
 	itemCounts  map[argsKey]*dataloadgen.Loader[int64, int]
 	done        map[groupKey]func() error // one sync.OnceValue per batched load
+
+	// replay and replayCount are what the fast path's root field and the root connection's
+	// totalCount resolved to, which gqlgen is answered with if the fast path gives the
+	// operation up (fastpath.go). Both are written before gqlgen starts and only read after.
+	replay, replayCount replayed
+}
+
+// replayed is a resolver's result; of is the object it was resolved on.
+type replayed struct {
+	set   bool
+	of    any
+	value any
+	err   error
+}
+
+// replayRoot answers the operation's root field with the fast path's result for it, if the
+// fast path fetched it, else with resolve's.
+func replayRoot[T any](ctx context.Context, resolve func() (T, error)) (T, error) {
+	if r := loadersFor(ctx).replay; r.set {
+		v, _ := r.value.(T)
+		return v, r.err
+	}
+	return resolve()
+}
+
+// replayCount is replayRoot for the totalCount of the root field's connection c.
+func replayCount(ctx context.Context, c any, count func() (int, error)) (int, error) {
+	if r := loadersFor(ctx).replayCount; r.set && r.of == c {
+		return r.value.(int), r.err
+	}
+	return count()
 }
 
 // group is the ids of the stores one page holds (or whose items it holds), and of the

@@ -21,10 +21,12 @@ func (r *itemResolver) Store(ctx context.Context, obj *storage.Item) (*storage.S
 
 // TotalCount is the resolver for the totalCount field.
 func (r *itemConnectionResolver) TotalCount(ctx context.Context, obj *model.ItemConnection) (int, error) {
-	if obj.Filter.StoreID != nil {
-		return loadersFor(ctx).itemCount(ctx, *obj.Filter.StoreID, obj.Filter)
-	}
-	return r.DB.CountItems(ctx, obj.Filter)
+	return replayCount(ctx, obj, func() (int, error) {
+		if obj.Filter.StoreID != nil {
+			return loadersFor(ctx).itemCount(ctx, *obj.Filter.StoreID, obj.Filter)
+		}
+		return r.DB.CountItems(ctx, obj.Filter)
+	})
 }
 
 // CreateStore is the resolver for the createStore field.
@@ -153,37 +155,41 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, 
 
 // Store is the resolver for the store field.
 func (r *queryResolver) Store(ctx context.Context, id string) (*storage.Store, error) {
-	return getByID(ctx, storeType, id, r.DB.GetStore)
+	return replayRoot(ctx, func() (*storage.Store, error) { return getByID(ctx, storeType, id, r.DB.GetStore) })
 }
 
 // Stores is the resolver for the stores field.
 func (r *queryResolver) Stores(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.StoreFilter, orderBy *model.StoreOrder) (*model.StoreConnection, error) {
-	f := storeFilter(filter)
-	page, err := r.DB.ListStores(ctx, f, storeOrder(orderBy), r.pageArgs(ctx, first, after, last, before))
-	if err != nil {
-		return nil, err
-	}
-	loadersFor(ctx).addStorePage(page.Rows)
-	return &model.StoreConnection{Page: page, Filter: f}, nil
+	return replayRoot(ctx, func() (*model.StoreConnection, error) {
+		f := storeFilter(filter)
+		page, err := r.DB.ListStores(ctx, f, storeOrder(orderBy), r.pageArgs(ctx, first, after, last, before))
+		if err != nil {
+			return nil, err
+		}
+		loadersFor(ctx).addStorePage(page.Rows)
+		return &model.StoreConnection{Page: page, Filter: f}, nil
+	})
 }
 
 // Item is the resolver for the item field.
 func (r *queryResolver) Item(ctx context.Context, id string) (*storage.Item, error) {
-	return getByID(ctx, itemType, id, r.DB.GetItem)
+	return replayRoot(ctx, func() (*storage.Item, error) { return getByID(ctx, itemType, id, r.DB.GetItem) })
 }
 
 // Items is the resolver for the items field.
 func (r *queryResolver) Items(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.ItemFilter, orderBy *model.ItemOrder) (*model.ItemConnection, error) {
-	f, err := itemFilter(filter)
-	if err != nil {
-		return nil, err
-	}
-	page, err := r.DB.ListItems(ctx, f, itemOrder(orderBy), r.pageArgs(ctx, first, after, last, before))
-	if err != nil {
-		return nil, err
-	}
-	loadersFor(ctx).addItemPage(page.Rows)
-	return &model.ItemConnection{Page: page, Filter: f}, nil
+	return replayRoot(ctx, func() (*model.ItemConnection, error) {
+		f, err := itemFilter(filter)
+		if err != nil {
+			return nil, err
+		}
+		page, err := r.DB.ListItems(ctx, f, itemOrder(orderBy), r.pageArgs(ctx, first, after, last, before))
+		if err != nil {
+			return nil, err
+		}
+		loadersFor(ctx).addItemPage(page.Rows)
+		return &model.ItemConnection{Page: page, Filter: f}, nil
+	})
 }
 
 // Owner is the resolver for the owner field.
@@ -214,7 +220,7 @@ func (r *storeResolver) Items(ctx context.Context, obj *storage.Store, first *in
 
 // TotalCount is the resolver for the totalCount field.
 func (r *storeConnectionResolver) TotalCount(ctx context.Context, obj *model.StoreConnection) (int, error) {
-	return r.DB.CountStores(ctx, obj.Filter)
+	return replayCount(ctx, obj, func() (int, error) { return r.DB.CountStores(ctx, obj.Filter) })
 }
 
 // StoreEvents is the resolver for the storeEvents field.

@@ -27,6 +27,7 @@ func accessLog(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 				slog.String("path", path),
 				slog.String("operation", truncateOperation(info.Operation)),
 				slog.Int64("statements", info.Statements),
+				slog.Bool("fast_path", info.FastPath),
 				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			)

@@ -52,9 +52,14 @@ func ParseGlobalID(id string) (typeName string, row int64, err error) {
 // gqlgen passes when it writes the value, names the object's type.
 func MarshalInt64ID(id int64) graphql.ContextMarshaler {
 	return graphql.ContextWriterFunc(func(ctx context.Context, w io.Writer) error {
-		_, err := w.Write(strconv.AppendQuote(nil, GlobalID(graphql.GetFieldContext(ctx).Object, id)))
+		_, err := w.Write(AppendGlobalID(nil, graphql.GetFieldContext(ctx).Object, id))
 		return err
 	})
+}
+
+// AppendGlobalID appends the global ID of row id of typeName as a JSON string.
+func AppendGlobalID(b []byte, typeName string, id int64) []byte {
+	return strconv.AppendQuote(b, GlobalID(typeName, id))
 }
 
 // UnmarshalInt64ID exists for gqlgen's scalar contract: inputs bind IDs as strings and are

@@ -1,0 +1,346 @@
+package graph
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/storegraph/storegraph/graph/model"
+	"github.com/storegraph/storegraph/storage"
+)
+
+// fastPath executes the queries that compile to a plan (plans.go) without gqlgen's
+// per-field machinery: gqlgen has parsed, validated and limited the document as always,
+// and the fast path calls the same resolvers and loaders in the same order of statements,
+// then writes the JSON that gqlgen would have written, byte for byte
+// (TestFastPathAnswersAsGqlgenDoes). gqlgen builds a field context, a derived context and a
+// marshaler for every field of every object, and a goroutine for every element of a list;
+// the fast path appends to one buffer.
+//
+// Errors are gqlgen's to answer: on the first one (a resolver's, an argument's, a null
+// where the schema promises a value, a panic) the fast path gives the operation up and
+// gqlgen executes it. The root field's result, which the fast path has fetched already, is
+// replayed to it (replayed), and nested reads are in the loaders' cache, so that no
+// statement runs twice.
+type fastPath struct{ es *executableSchema }
+
+func (fastPath) ExtensionName() string                   { return "FastPath" }
+func (fastPath) Validate(graphql.ExecutableSchema) error { return nil }
+
+type planKey struct{}
+
+// InterceptOperation compiles the operation. A compiled one answers once: gqlgen's handler
+// would answer a second call by executing the operation, which the fast path has done.
+func (fastPath) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	responses := next(ctx)
+	p, ok := compilePlan(graphql.GetOperationContext(ctx))
+	if !ok {
+		return responses
+	}
+	answered := false
+	return func(ctx context.Context) *graphql.Response {
+		if answered {
+			return nil
+		}
+		answered = true
+		return responses(context.WithValue(ctx, planKey{}, p))
+	}
+}
+
+// InterceptResponse runs the plan, inside the response's loaders.
+func (f fastPath) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	p, ok := ctx.Value(planKey{}).(plan)
+	if !ok {
+		return next(ctx)
+	}
+	op := graphql.GetOperationContext(ctx)
+	e := execution{ctx: ctx, ec: newExecutionContext(op, f.es, nil), loaders: loadersFor(ctx)}
+	if !e.run(p) {
+		return next(ctx)
+	}
+	if info := requestInfo(ctx); info != nil {
+		info.FastPath = true
+	}
+	return &graphql.Response{Data: e.out}
+}
+
+// execution is one run of a plan.
+type execution struct {
+	ctx     context.Context
+	ec      *executionContext
+	loaders *loaders
+	out     []byte
+}
+
+// run writes the plan's data; false if gqlgen is to answer instead.
+func (e *execution) run(p plan) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false // gqlgen runs the resolver again, and reports its panic
+		}
+	}()
+	return e.object(p, func(f *planField) bool { return e.root(f) })
+}
+
+// object writes an object of the plan's fields, each by write.
+func (e *execution) object(p plan, write func(*planField) bool) bool {
+	e.out = append(e.out, '{')
+	for i := range p {
+		f := &p[i]
+		if i > 0 {
+			e.out = append(e.out, ',')
+		}
+		e.out = append(e.out, f.key...)
+		if f.kind == typenameField {
+			e.out = appendQuoted(e.out, f.typeName)
+			continue
+		}
+		if !write(f) {
+			return false
+		}
+	}
+	e.out = append(e.out, '}')
+	return true
+}
+
+// list writes n objects of the plan's fields.
+func (e *execution) list(n int, p plan, write func(i int, f *planField) bool) bool {
+	e.out = append(e.out, '[')
+	for i := range n {
+		if i > 0 {
+			e.out = append(e.out, ',')
+		}
+		if !e.object(p, func(f *planField) bool { return write(i, f) }) {
+			return false
+		}
+	}
+	e.out = append(e.out, ']')
+	return true
+}
+
+// resolverContext is the field context gqlgen gives a resolver: the resolvers read the
+// field's selections (selectedPageFlags).
+func (e *execution) resolverContext(object string, f *planField, args map[string]any) context.Context {
+	return graphql.WithFieldContext(e.ctx, &graphql.FieldContext{
+		Object: object, Field: f.field, Args: args, IsMethod: true, IsResolver: true,
+	})
+}
+
+func (e *execution) root(f *planField) bool {
+	raw := f.field.ArgumentMap(e.ec.Variables)
+	q := e.ec.Resolvers.Query()
+	switch f.kind {
+	case queryStores:
+		args, err := e.ec.field_Query_stores_args(e.ctx, raw)
+		if err != nil {
+			return false
+		}
+		c, err := q.Stores(e.resolverContext("Query", f, args), args["first"].(*int), args["after"].(*string),
+			args["last"].(*int), args["before"].(*string), args["filter"].(*model.StoreFilter), args["orderBy"].(*model.StoreOrder))
+		e.loaders.replay = replayed{set: true, value: c, err: err}
+		return err == nil && c != nil && e.storeConnection(f.fields, c, true)
+	case queryItems:
+		args, err := e.ec.field_Query_items_args(e.ctx, raw)
+		if err != nil {
+			return false
+		}
+		c, err := q.Items(e.resolverContext("Query", f, args), args["first"].(*int), args["after"].(*string),
+			args["last"].(*int), args["before"].(*string), args["filter"].(*model.ItemFilter), args["orderBy"].(*model.ItemOrder))
+		e.loaders.replay = replayed{set: true, value: c, err: err}
+		return err == nil && c != nil && e.itemConnection(f.fields, c, true)
+	case queryStore:
+		args, err := e.ec.field_Query_store_args(e.ctx, raw)
+		if err != nil {
+			return false
+		}
+		s, err := q.Store(e.resolverContext("Query", f, args), args["id"].(string))
+		e.loaders.replay = replayed{set: true, value: s, err: err}
+		if err != nil {
+			return false
+		}
+		if s == nil {
+			e.out = append(e.out, "null"...)
+			return true
+		}
+		return e.store(f.fields, s)
+	case queryItem:
+		args, err := e.ec.field_Query_item_args(e.ctx, raw)
+		if err != nil {
+			return false
+		}
+		it, err := q.Item(e.resolverContext("Query", f, args), args["id"].(string))
+		e.loaders.replay = replayed{set: true, value: it, err: err}
+		if err != nil {
+			return false
+		}
+		if it == nil {
+			e.out = append(e.out, "null"...)
+			return true
+		}
+		return e.item(f.fields, it)
+	}
+	return false
+}
+
+// storeConnection writes a page of stores; root says whether it is the root field's, whose
+// count gqlgen would otherwise count again.
+func (e *execution) storeConnection(p plan, c *model.StoreConnection, root bool) bool {
+	return e.object(p, func(f *planField) bool {
+		switch f.kind {
+		case storeConnectionTotalCount:
+			n, err := e.ec.Resolvers.StoreConnection().TotalCount(e.ctx, c)
+			if root {
+				e.loaders.replayCount = replayed{set: true, of: c, value: n, err: err}
+			}
+			if err != nil {
+				return false
+			}
+			e.out = strconv.AppendInt(e.out, int64(n), 10)
+			return true
+		case connectionNodes:
+			rows := c.Nodes()
+			return e.list(len(rows), f.fields, func(i int, f *planField) bool { return e.storeField(f, rows[i]) })
+		case connectionEdges:
+			return e.edges(f.fields, c.Page.Cursor, len(c.Page.Rows), func(i int, f *planField) bool {
+				return e.store(f.fields, c.Page.Rows[i])
+			})
+		case connectionPageInfo:
+			return e.pageInfo(f.fields, c.PageInfo())
+		}
+		return false
+	})
+}
+
+func (e *execution) itemConnection(p plan, c *model.ItemConnection, root bool) bool {
+	return e.object(p, func(f *planField) bool {
+		switch f.kind {
+		case itemConnectionTotalCount:
+			n, err := e.ec.Resolvers.ItemConnection().TotalCount(e.ctx, c)
+			if root {
+				e.loaders.replayCount = replayed{set: true, of: c, value: n, err: err}
+			}
+			if err != nil {
+				return false
+			}
+			e.out = strconv.AppendInt(e.out, int64(n), 10)
+			return true
+		case connectionNodes:
+			rows := c.Nodes()
+			return e.list(len(rows), f.fields, func(i int, f *planField) bool { return e.itemField(f, rows[i]) })
+		case connectionEdges:
+			return e.edges(f.fields, c.Page.Cursor, len(c.Page.Rows), func(i int, f *planField) bool {
+				return e.item(f.fields, c.Page.Rows[i])
+			})
+		case connectionPageInfo:
+			return e.pageInfo(f.fields, c.PageInfo())
+		}
+		return false
+	})
+}
+
+// edges writes n edges, the cursor of each from cursor and its node by node.
+func (e *execution) edges(p plan, cursor func(int) string, n int, node func(i int, f *planField) bool) bool {
+	return e.list(n, p, func(i int, f *planField) bool {
+		switch f.kind {
+		case edgeCursor:
+			e.out = appendQuoted(e.out, cursor(i))
+			return true
+		case edgeNode:
+			return node(i, f)
+		}
+		return false
+	})
+}
+
+func (e *execution) pageInfo(p plan, info *model.PageInfo) bool {
+	return e.object(p, func(f *planField) bool {
+		switch f.kind {
+		case pageHasNextPage:
+			e.out = strconv.AppendBool(e.out, info.HasNextPage)
+		case pageHasPreviousPage:
+			e.out = strconv.AppendBool(e.out, info.HasPreviousPage)
+		case pageStartCursor:
+			e.optionalString(info.StartCursor)
+		case pageEndCursor:
+			e.optionalString(info.EndCursor)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+func (e *execution) optionalString(s *string) {
+	if s == nil {
+		e.out = append(e.out, "null"...)
+		return
+	}
+	e.out = appendQuoted(e.out, *s)
+}
+
+func (e *execution) store(p plan, s *storage.Store) bool {
+	return e.object(p, func(f *planField) bool { return e.storeField(f, s) })
+}
+
+func (e *execution) storeField(f *planField, s *storage.Store) bool {
+	switch f.kind {
+	case storeID:
+		e.out = model.AppendGlobalID(e.out, storeType, s.ID)
+	case storeName:
+		e.out = appendQuoted(e.out, s.Name)
+	case storeCreatedAt:
+		return e.time(s.CreatedAt)
+	case storeUpdatedAt:
+		return e.time(s.UpdatedAt)
+	case storeItems:
+		args, err := e.ec.field_Store_items_args(e.ctx, f.field.ArgumentMap(e.ec.Variables))
+		if err != nil {
+			return false
+		}
+		c, err := e.ec.Resolvers.Store().Items(e.resolverContext("Store", f, args), s, args["first"].(*int), args["after"].(*string),
+			args["last"].(*int), args["before"].(*string), args["filter"].(*model.ItemFilter), args["orderBy"].(*model.ItemOrder))
+		return err == nil && c != nil && e.itemConnection(f.fields, c, false)
+	default:
+		return false
+	}
+	return true
+}
+
+func (e *execution) item(p plan, it *storage.Item) bool {
+	return e.object(p, func(f *planField) bool { return e.itemField(f, it) })
+}
+
+func (e *execution) itemField(f *planField, it *storage.Item) bool {
+	switch f.kind {
+	case itemID:
+		e.out = model.AppendGlobalID(e.out, itemType, it.ID)
+	case itemName:
+		e.out = appendQuoted(e.out, it.Name)
+	case itemPrice:
+		e.out = appendFloat(e.out, it.Price())
+	case itemCreatedAt:
+		return e.time(it.CreatedAt)
+	case itemUpdatedAt:
+		return e.time(it.UpdatedAt)
+	case itemStore:
+		s, err := e.ec.Resolvers.Item().Store(e.ctx, it)
+		return err == nil && s != nil && e.store(f.fields, s)
+	default:
+		return false
+	}
+	return true
+}
+
+// time writes t as gqlgen's Time does: RFC 3339 with nanoseconds, quoted (it has nothing to
+// escape). gqlgen writes a zero time as null, an error for these non-null fields.
+func (e *execution) time(t time.Time) bool {
+	if t.IsZero() {
+		return false
+	}
+	e.out = append(e.out, '"')
+	e.out = t.AppendFormat(e.out, time.RFC3339Nano)
+	e.out = append(e.out, '"')
+	return true
+}
