@@ -23,7 +23,10 @@ import (
 // where the schema promises a value, a panic) the fast path gives the operation up and
 // gqlgen executes it. The root field's result, which the fast path has fetched already, is
 // replayed to it (replayed), and nested reads are in the loaders' cache, so that no
-// statement runs twice.
+// statement runs twice. Except when the request's time is up: gqlgen, started on a context
+// that is done already, reports its lists' elements as cancelled without a field's location,
+// so the fast path reports the field that ran out of time itself, as gqlgen would have
+// had it been executing (timedOut).
 type fastPath struct{ es *executableSchema }
 
 func (fastPath) ExtensionName() string                   { return "FastPath" }
@@ -58,6 +61,9 @@ func (f fastPath) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	op := graphql.GetOperationContext(ctx)
 	e := execution{ctx: ctx, ec: newExecutionContext(op, f.es, nil), loaders: loadersFor(ctx)}
 	if !e.run(p) {
+		if e.err != nil && ctx.Err() != nil {
+			return e.timedOut(p)
+		}
 		return next(ctx)
 	}
 	if info := requestInfo(ctx); info != nil {
@@ -72,6 +78,42 @@ type execution struct {
 	ec      *executionContext
 	loaders *loaders
 	out     []byte
+	// err is the resolver's error the run gave up on, and failedAt where in the response:
+	// the fields (*planField) and list indexes (int) from that field out to the root.
+	err      error
+	failedAt []any
+}
+
+// fail gives the run up on a resolver's error.
+func (e *execution) fail(err error) bool {
+	e.err = err
+	return false
+}
+
+// timedOut answers the operation with the error of the field that ran out of time,
+// presented as gqlgen presents a resolver's error, and the nulls it propagates to: up to
+// the root field when that is nullable (store, item), else to the whole data.
+func (e *execution) timedOut(p plan) *graphql.Response {
+	var fc *graphql.FieldContext
+	for i := len(e.failedAt) - 1; i >= 0; i-- {
+		switch at := e.failedAt[i].(type) {
+		case *planField:
+			fc = &graphql.FieldContext{Parent: fc, Field: at.field}
+		case int:
+			fc = &graphql.FieldContext{Parent: fc, Index: &at}
+		}
+	}
+	ctx := graphql.WithFieldContext(e.ctx, fc)
+	graphql.AddError(ctx, graphql.AddFieldLocationToError(ctx, e.err))
+	e.out = append(e.out[:0], "null"...)
+	if root := e.failedAt[len(e.failedAt)-1].(*planField); root.kind == queryStore || root.kind == queryItem {
+		e.out = e.out[:0]
+		e.object(p, func(*planField) bool {
+			e.out = append(e.out, "null"...)
+			return true
+		})
+	}
+	return &graphql.Response{Data: e.out, Errors: graphql.GetErrors(e.ctx)}
 }
 
 // run writes the plan's data; false if gqlgen is to answer instead.
@@ -98,6 +140,7 @@ func (e *execution) object(p plan, write func(*planField) bool) bool {
 			continue
 		}
 		if !write(f) {
+			e.failedAt = append(e.failedAt, f)
 			return false
 		}
 	}
@@ -113,6 +156,7 @@ func (e *execution) list(n int, p plan, write func(i int, f *planField) bool) bo
 			e.out = append(e.out, ',')
 		}
 		if !e.object(p, func(f *planField) bool { return write(i, f) }) {
+			e.failedAt = append(e.failedAt, i)
 			return false
 		}
 	}
@@ -135,30 +179,36 @@ func (e *execution) root(f *planField) bool {
 	case queryStores:
 		args, err := e.ec.field_Query_stores_args(e.ctx, raw)
 		if err != nil {
-			return false
+			return e.fail(err)
 		}
 		c, err := q.Stores(e.resolverContext("Query", f, args), args["first"].(*int), args["after"].(*string),
 			args["last"].(*int), args["before"].(*string), args["filter"].(*model.StoreFilter), args["orderBy"].(*model.StoreOrder))
 		e.loaders.replay = replayed{set: true, value: c, err: err}
-		return err == nil && c != nil && e.storeConnection(f.fields, c, true)
+		if err != nil {
+			return e.fail(err)
+		}
+		return c != nil && e.storeConnection(f.fields, c, true)
 	case queryItems:
 		args, err := e.ec.field_Query_items_args(e.ctx, raw)
 		if err != nil {
-			return false
+			return e.fail(err)
 		}
 		c, err := q.Items(e.resolverContext("Query", f, args), args["first"].(*int), args["after"].(*string),
 			args["last"].(*int), args["before"].(*string), args["filter"].(*model.ItemFilter), args["orderBy"].(*model.ItemOrder))
 		e.loaders.replay = replayed{set: true, value: c, err: err}
-		return err == nil && c != nil && e.itemConnection(f.fields, c, true)
+		if err != nil {
+			return e.fail(err)
+		}
+		return c != nil && e.itemConnection(f.fields, c, true)
 	case queryStore:
 		args, err := e.ec.field_Query_store_args(e.ctx, raw)
 		if err != nil {
-			return false
+			return e.fail(err)
 		}
 		s, err := q.Store(e.resolverContext("Query", f, args), args["id"].(string))
 		e.loaders.replay = replayed{set: true, value: s, err: err}
 		if err != nil {
-			return false
+			return e.fail(err)
 		}
 		if s == nil {
 			e.out = append(e.out, "null"...)
@@ -168,12 +218,12 @@ func (e *execution) root(f *planField) bool {
 	case queryItem:
 		args, err := e.ec.field_Query_item_args(e.ctx, raw)
 		if err != nil {
-			return false
+			return e.fail(err)
 		}
 		it, err := q.Item(e.resolverContext("Query", f, args), args["id"].(string))
 		e.loaders.replay = replayed{set: true, value: it, err: err}
 		if err != nil {
-			return false
+			return e.fail(err)
 		}
 		if it == nil {
 			e.out = append(e.out, "null"...)
@@ -195,7 +245,7 @@ func (e *execution) storeConnection(p plan, c *model.StoreConnection, root bool)
 				e.loaders.replayCount = replayed{set: true, of: c, value: n, err: err}
 			}
 			if err != nil {
-				return false
+				return e.fail(err)
 			}
 			e.out = strconv.AppendInt(e.out, int64(n), 10)
 			return true
@@ -222,7 +272,7 @@ func (e *execution) itemConnection(p plan, c *model.ItemConnection, root bool) b
 				e.loaders.replayCount = replayed{set: true, of: c, value: n, err: err}
 			}
 			if err != nil {
-				return false
+				return e.fail(err)
 			}
 			e.out = strconv.AppendInt(e.out, int64(n), 10)
 			return true
@@ -297,11 +347,14 @@ func (e *execution) storeField(f *planField, s *storage.Store) bool {
 	case storeItems:
 		args, err := e.ec.field_Store_items_args(e.ctx, f.field.ArgumentMap(e.ec.Variables))
 		if err != nil {
-			return false
+			return e.fail(err)
 		}
 		c, err := e.ec.Resolvers.Store().Items(e.resolverContext("Store", f, args), s, args["first"].(*int), args["after"].(*string),
 			args["last"].(*int), args["before"].(*string), args["filter"].(*model.ItemFilter), args["orderBy"].(*model.ItemOrder))
-		return err == nil && c != nil && e.itemConnection(f.fields, c, false)
+		if err != nil {
+			return e.fail(err)
+		}
+		return c != nil && e.itemConnection(f.fields, c, false)
 	default:
 		return false
 	}
@@ -326,7 +379,10 @@ func (e *execution) itemField(f *planField, it *storage.Item) bool {
 		return e.time(it.UpdatedAt)
 	case itemStore:
 		s, err := e.ec.Resolvers.Item().Store(e.ctx, it)
-		return err == nil && s != nil && e.store(f.fields, s)
+		if err != nil {
+			return e.fail(err)
+		}
+		return s != nil && e.store(f.fields, s)
 	default:
 		return false
 	}

@@ -54,9 +54,12 @@ func queryRows[T any, PT interface {
 	}
 	defer cur.Close()
 	var rows []T
+	// One row's targets serve every row: each is copied out once scanned, and a nullable
+	// column is scanned into a pointer the driver allocates afresh.
+	var v T
+	targets := PT(&v).scanTargets()
 	for cur.Next() {
-		var v T
-		if err := cur.Scan(PT(&v).scanTargets()...); err != nil {
+		if err := cur.Scan(targets...); err != nil {
 			return nil, fmt.Errorf("scan: %w", err)
 		}
 		PT(&v).normalize()
