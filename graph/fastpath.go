@@ -105,13 +105,14 @@ func (e *execution) timedOut(p plan) *graphql.Response {
 	}
 	ctx := graphql.WithFieldContext(e.ctx, fc)
 	graphql.AddError(ctx, graphql.AddFieldLocationToError(ctx, e.err))
-	e.out = append(e.out[:0], "null"...)
+	e.out = e.out[:0]
 	if root := e.failedAt[len(e.failedAt)-1].(*planField); root.kind == queryStore || root.kind == queryItem {
-		e.out = e.out[:0]
 		e.object(p, func(*planField) bool {
 			e.out = append(e.out, "null"...)
 			return true
 		})
+	} else {
+		e.out = append(e.out, "null"...)
 	}
 	return &graphql.Response{Data: e.out, Errors: graphql.GetErrors(e.ctx)}
 }
@@ -172,6 +173,16 @@ func (e *execution) resolverContext(object string, f *planField, args map[string
 	})
 }
 
+// rootResolved keeps the root field's result for gqlgen to replay (replayRoot), and gives the
+// run up on its error.
+func (e *execution) rootResolved(v any, err error) bool {
+	e.loaders.replay = replayed{set: true, value: v, err: err}
+	if err != nil {
+		return e.fail(err)
+	}
+	return true
+}
+
 func (e *execution) root(f *planField) bool {
 	raw := f.field.ArgumentMap(e.ec.Variables)
 	q := e.ec.Resolvers.Query()
@@ -183,11 +194,7 @@ func (e *execution) root(f *planField) bool {
 		}
 		c, err := q.Stores(e.resolverContext("Query", f, args), args["first"].(*int), args["after"].(*string),
 			args["last"].(*int), args["before"].(*string), args["filter"].(*model.StoreFilter), args["orderBy"].(*model.StoreOrder))
-		e.loaders.replay = replayed{set: true, value: c, err: err}
-		if err != nil {
-			return e.fail(err)
-		}
-		return c != nil && e.storeConnection(f.fields, c, true)
+		return e.rootResolved(c, err) && c != nil && e.storeConnection(f.fields, c, true)
 	case queryItems:
 		args, err := e.ec.field_Query_items_args(e.ctx, raw)
 		if err != nil {
@@ -195,52 +202,43 @@ func (e *execution) root(f *planField) bool {
 		}
 		c, err := q.Items(e.resolverContext("Query", f, args), args["first"].(*int), args["after"].(*string),
 			args["last"].(*int), args["before"].(*string), args["filter"].(*model.ItemFilter), args["orderBy"].(*model.ItemOrder))
-		e.loaders.replay = replayed{set: true, value: c, err: err}
-		if err != nil {
-			return e.fail(err)
-		}
-		return c != nil && e.itemConnection(f.fields, c, true)
+		return e.rootResolved(c, err) && c != nil && e.itemConnection(f.fields, c, true)
 	case queryStore:
-		args, err := e.ec.field_Query_store_args(e.ctx, raw)
-		if err != nil {
-			return e.fail(err)
-		}
-		s, err := q.Store(e.resolverContext("Query", f, args), args["id"].(string))
-		e.loaders.replay = replayed{set: true, value: s, err: err}
-		if err != nil {
-			return e.fail(err)
-		}
-		if s == nil {
-			e.out = append(e.out, "null"...)
-			return true
-		}
-		return e.store(f.fields, s)
+		return rootObject(e, f, e.ec.field_Query_store_args, q.Store, e.store)
 	case queryItem:
-		args, err := e.ec.field_Query_item_args(e.ctx, raw)
-		if err != nil {
-			return e.fail(err)
-		}
-		it, err := q.Item(e.resolverContext("Query", f, args), args["id"].(string))
-		e.loaders.replay = replayed{set: true, value: it, err: err}
-		if err != nil {
-			return e.fail(err)
-		}
-		if it == nil {
-			e.out = append(e.out, "null"...)
-			return true
-		}
-		return e.item(f.fields, it)
+		return rootObject(e, f, e.ec.field_Query_item_args, q.Item, e.item)
 	}
 	return false
 }
 
-// storeConnection writes a page of stores; root says whether it is the root field's, whose
-// count gqlgen would otherwise count again.
-func (e *execution) storeConnection(p plan, c *model.StoreConnection, root bool) bool {
+// rootObject writes the root field store(id:) or item(id:): the object read by get, or null.
+func rootObject[T any](e *execution, f *planField, parse func(context.Context, map[string]any) (map[string]any, error),
+	get func(context.Context, string) (*T, error), write func(plan, *T) bool) bool {
+	args, err := parse(e.ctx, f.field.ArgumentMap(e.ec.Variables))
+	if err != nil {
+		return e.fail(err)
+	}
+	v, err := get(e.resolverContext("Query", f, args), args["id"].(string))
+	if !e.rootResolved(v, err) {
+		return false
+	}
+	if v == nil {
+		e.out = append(e.out, "null"...)
+		return true
+	}
+	return write(f.fields, v)
+}
+
+// connection writes connection c, a page of rows: each row as a node or in an edge, by
+// field; the page info; and the count, which for the root field's connection is kept for
+// gqlgen to replay (replayCount).
+func connection[T any](e *execution, p plan, c any, page storage.Page[T], info func() *model.PageInfo,
+	count func() (int, error), root bool, field func(*planField, T) bool) bool {
+	row := func(i int, f *planField) bool { return field(f, page.Rows[i]) }
 	return e.object(p, func(f *planField) bool {
 		switch f.kind {
-		case storeConnectionTotalCount:
-			n, err := e.ec.Resolvers.StoreConnection().TotalCount(e.ctx, c)
+		case connectionTotalCount:
+			n, err := count()
 			if root {
 				e.loaders.replayCount = replayed{set: true, of: c, value: n, err: err}
 			}
@@ -250,58 +248,33 @@ func (e *execution) storeConnection(p plan, c *model.StoreConnection, root bool)
 			e.out = strconv.AppendInt(e.out, int64(n), 10)
 			return true
 		case connectionNodes:
-			rows := c.Nodes()
-			return e.list(len(rows), f.fields, func(i int, f *planField) bool { return e.storeField(f, rows[i]) })
+			return e.list(len(page.Rows), f.fields, row)
 		case connectionEdges:
-			return e.edges(f.fields, c.Page.Cursor, len(c.Page.Rows), func(i int, f *planField) bool {
-				return e.store(f.fields, c.Page.Rows[i])
+			return e.list(len(page.Rows), f.fields, func(i int, f *planField) bool {
+				switch f.kind {
+				case edgeCursor:
+					e.out = appendQuoted(e.out, page.Cursor(i))
+					return true
+				case edgeNode:
+					return e.object(f.fields, func(f *planField) bool { return row(i, f) })
+				}
+				return false
 			})
 		case connectionPageInfo:
-			return e.pageInfo(f.fields, c.PageInfo())
+			return e.pageInfo(f.fields, info())
 		}
 		return false
 	})
+}
+
+func (e *execution) storeConnection(p plan, c *model.StoreConnection, root bool) bool {
+	count := func() (int, error) { return e.ec.Resolvers.StoreConnection().TotalCount(e.ctx, c) }
+	return connection(e, p, c, c.Page, c.PageInfo, count, root, e.storeField)
 }
 
 func (e *execution) itemConnection(p plan, c *model.ItemConnection, root bool) bool {
-	return e.object(p, func(f *planField) bool {
-		switch f.kind {
-		case itemConnectionTotalCount:
-			n, err := e.ec.Resolvers.ItemConnection().TotalCount(e.ctx, c)
-			if root {
-				e.loaders.replayCount = replayed{set: true, of: c, value: n, err: err}
-			}
-			if err != nil {
-				return e.fail(err)
-			}
-			e.out = strconv.AppendInt(e.out, int64(n), 10)
-			return true
-		case connectionNodes:
-			rows := c.Nodes()
-			return e.list(len(rows), f.fields, func(i int, f *planField) bool { return e.itemField(f, rows[i]) })
-		case connectionEdges:
-			return e.edges(f.fields, c.Page.Cursor, len(c.Page.Rows), func(i int, f *planField) bool {
-				return e.item(f.fields, c.Page.Rows[i])
-			})
-		case connectionPageInfo:
-			return e.pageInfo(f.fields, c.PageInfo())
-		}
-		return false
-	})
-}
-
-// edges writes n edges, the cursor of each from cursor and its node by node.
-func (e *execution) edges(p plan, cursor func(int) string, n int, node func(i int, f *planField) bool) bool {
-	return e.list(n, p, func(i int, f *planField) bool {
-		switch f.kind {
-		case edgeCursor:
-			e.out = appendQuoted(e.out, cursor(i))
-			return true
-		case edgeNode:
-			return node(i, f)
-		}
-		return false
-	})
+	count := func() (int, error) { return e.ec.Resolvers.ItemConnection().TotalCount(e.ctx, c) }
+	return connection(e, p, c, c.Page, c.PageInfo, count, root, e.itemField)
 }
 
 func (e *execution) pageInfo(p plan, info *model.PageInfo) bool {

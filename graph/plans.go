@@ -35,8 +35,7 @@ const (
 	queryItems
 	queryStore
 	queryItem
-	storeConnectionTotalCount
-	itemConnectionTotalCount
+	connectionTotalCount
 	connectionNodes
 	connectionEdges
 	connectionPageInfo
@@ -68,7 +67,7 @@ type shape struct {
 
 type shapeField struct {
 	kind  planKind
-	child func() *shape // the objects' shape; nil for a leaf
+	child *shape // the objects' shape; nil for a leaf
 	// into says where the field's objects sit, given where its parent sits.
 	into func(place) place
 	// batched marks a resolver whose loads of many parents are batched by the loaders'
@@ -88,58 +87,64 @@ func inPage(place) place            { return place{inList: true, fromPage: true}
 func loadedFrom(p place) place      { return place{inList: p.inList} }
 func leaf(kind planKind) shapeField { return shapeField{kind: kind} }
 
+// The shapes refer to each other, so their fields are filled in once all exist.
 var (
-	queryShape, storeConnectionShape, itemConnectionShape, storeEdgeShape, itemEdgeShape,
-	pageInfoShape, storeShape, itemShape *shape
+	queryShape           = &shape{name: "Query", implementors: queryImplementors}
+	storeConnectionShape = &shape{name: "StoreConnection", implementors: storeConnectionImplementors}
+	itemConnectionShape  = &shape{name: "ItemConnection", implementors: itemConnectionImplementors}
+	storeEdgeShape       = &shape{name: "StoreEdge", implementors: storeEdgeImplementors}
+	itemEdgeShape        = &shape{name: "ItemEdge", implementors: itemEdgeImplementors}
+	pageInfoShape        = &shape{name: "PageInfo", implementors: pageInfoImplementors}
+	storeShape           = &shape{name: "Store", implementors: storeImplementors}
+	itemShape            = &shape{name: "Item", implementors: itemImplementors}
 )
 
 func init() {
-	object := func(child **shape) func() *shape { return func() *shape { return *child } }
-	queryShape = &shape{"Query", queryImplementors, map[string]shapeField{
-		"stores": {kind: queryStores, child: object(&storeConnectionShape), into: same},
-		"items":  {kind: queryItems, child: object(&itemConnectionShape), into: same},
-		"store":  {kind: queryStore, child: object(&storeShape), into: same},
-		"item":   {kind: queryItem, child: object(&itemShape), into: same},
-	}}
-	connection := func(name string, implementors []string, totalCount planKind, node, edge **shape) *shape {
-		return &shape{name, implementors, map[string]shapeField{
-			"nodes":      {kind: connectionNodes, child: object(node), into: inPage},
-			"edges":      {kind: connectionEdges, child: object(edge), into: inPage},
-			"pageInfo":   {kind: connectionPageInfo, child: object(&pageInfoShape), into: same},
-			"totalCount": leaf(totalCount),
-		}}
+	queryShape.fields = map[string]shapeField{
+		"stores": {kind: queryStores, child: storeConnectionShape, into: same},
+		"items":  {kind: queryItems, child: itemConnectionShape, into: same},
+		"store":  {kind: queryStore, child: storeShape, into: same},
+		"item":   {kind: queryItem, child: itemShape, into: same},
 	}
-	storeConnectionShape = connection("StoreConnection", storeConnectionImplementors, storeConnectionTotalCount, &storeShape, &storeEdgeShape)
-	itemConnectionShape = connection("ItemConnection", itemConnectionImplementors, itemConnectionTotalCount, &itemShape, &itemEdgeShape)
-	edge := func(name string, implementors []string, node **shape) *shape {
-		return &shape{name, implementors, map[string]shapeField{
+	connection := func(node, edge *shape) map[string]shapeField {
+		return map[string]shapeField{
+			"nodes":      {kind: connectionNodes, child: node, into: inPage},
+			"edges":      {kind: connectionEdges, child: edge, into: inPage},
+			"pageInfo":   {kind: connectionPageInfo, child: pageInfoShape, into: same},
+			"totalCount": leaf(connectionTotalCount),
+		}
+	}
+	storeConnectionShape.fields = connection(storeShape, storeEdgeShape)
+	itemConnectionShape.fields = connection(itemShape, itemEdgeShape)
+	edge := func(node *shape) map[string]shapeField {
+		return map[string]shapeField{
 			"cursor": leaf(edgeCursor),
-			"node":   {kind: edgeNode, child: object(node), into: same},
-		}}
+			"node":   {kind: edgeNode, child: node, into: same},
+		}
 	}
-	storeEdgeShape = edge("StoreEdge", storeEdgeImplementors, &storeShape)
-	itemEdgeShape = edge("ItemEdge", itemEdgeImplementors, &itemShape)
-	pageInfoShape = &shape{"PageInfo", pageInfoImplementors, map[string]shapeField{
+	storeEdgeShape.fields = edge(storeShape)
+	itemEdgeShape.fields = edge(itemShape)
+	pageInfoShape.fields = map[string]shapeField{
 		"hasNextPage":     leaf(pageHasNextPage),
 		"hasPreviousPage": leaf(pageHasPreviousPage),
 		"startCursor":     leaf(pageStartCursor),
 		"endCursor":       leaf(pageEndCursor),
-	}}
-	storeShape = &shape{"Store", storeImplementors, map[string]shapeField{
+	}
+	storeShape.fields = map[string]shapeField{
 		"id":        leaf(storeID),
 		"name":      leaf(storeName),
 		"createdAt": leaf(storeCreatedAt),
 		"updatedAt": leaf(storeUpdatedAt),
-		"items":     {kind: storeItems, child: object(&itemConnectionShape), into: loadedFrom, batched: true},
-	}}
-	itemShape = &shape{"Item", itemImplementors, map[string]shapeField{
+		"items":     {kind: storeItems, child: itemConnectionShape, into: loadedFrom, batched: true},
+	}
+	itemShape.fields = map[string]shapeField{
 		"id":        leaf(itemID),
 		"name":      leaf(itemName),
 		"price":     leaf(itemPrice),
 		"createdAt": leaf(itemCreatedAt),
 		"updatedAt": leaf(itemUpdatedAt),
-		"store":     {kind: itemStore, child: object(&storeShape), into: loadedFrom, batched: true},
-	}}
+		"store":     {kind: itemStore, child: storeShape, into: loadedFrom, batched: true},
+	}
 }
 
 // compilePlan compiles a query operation, with its variables, for the fast path; false
@@ -180,7 +185,7 @@ func compileSet(op *graphql.OperationContext, set ast.SelectionSet, s *shape, at
 		}
 		pf.kind = sf.kind
 		if sf.child != nil {
-			if pf.fields, ok = compileSet(op, f.Selections, sf.child(), sf.into(at)); !ok {
+			if pf.fields, ok = compileSet(op, f.Selections, sf.child, sf.into(at)); !ok {
 				return nil, false
 			}
 		}
