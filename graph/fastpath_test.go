@@ -127,31 +127,34 @@ func TestFastPathTakesPlainDataAndLeavesTheRestToGqlgen(t *testing.T) {
 	for _, tc := range []struct {
 		name, query string
 		fast        bool
+		// gqlgen's statement count depends on when its loaders' timer fires, which the
+		// fast path does not change: only the answers are compared.
+		timerBatched bool
 	}{
-		{"the nested page", `{ stores(first: 100) { nodes { name items(first: 20) { nodes { name price } } } } }`, true},
-		{"a storefront page", `{ stores(first: 20) { nodes { name items(first: 5) { nodes { name price } } } } }`, true},
-		{"a point read", `{ item(id: "gid://storegraph/Item/1") { name price } }`, true},
-		{"a missing object", `{ store(id: "gid://storegraph/Store/999") { name } }`, true},
-		{"edges, page info and counts", `{ items(first: 2) { __typename totalCount edges { cursor node { id store { name } } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`, true},
-		{"fragments and directives", `query { ...Q } fragment Q on Query { s: store(id: "gid://storegraph/Store/1") { ... on Node { id } name @skip(if: true) createdAt @include(if: true) } }`, true},
-		{"a lone store's items", `{ store(id: "gid://storegraph/Store/1") { items { nodes { name } } } }`, true},
-		{"an item's store's items, once", `{ item(id: "gid://storegraph/Item/1") { store { items { totalCount } } } }`, true},
-		{"the stores of listed items' items: the timer batches them", `{ items { nodes { store { items { nodes { name } } } } } }`, false},
-		{"two root fields", `{ a: store(id: "gid://storegraph/Store/1") { name } b: store(id: "gid://storegraph/Store/2") { name } }`, false},
-		{"an owner", `{ stores { nodes { owner { id } } } }`, false},
-		{"node", `{ node(id: "gid://storegraph/Store/1") { id } }`, false},
-		{"introspection", `{ __schema { queryType { name } } }`, false},
-		{"a mutation", `mutation { logout }`, false},
-		{"an error", `{ stores(first: 1000) { nodes { name } } }`, false},
-		{"an error below a page", `{ stores { nodes { items(first: -1) { nodes { name } } } } }`, false},
-		{"a malformed ID", `{ item(id: "7") { name } }`, false},
+		{"the nested page", `{ stores(first: 100) { nodes { name items(first: 20) { nodes { name price } } } } }`, true, false},
+		{"a storefront page", `{ stores(first: 20) { nodes { name items(first: 5) { nodes { name price } } } } }`, true, false},
+		{"a point read", `{ item(id: "gid://storegraph/Item/1") { name price } }`, true, false},
+		{"a missing object", `{ store(id: "gid://storegraph/Store/999") { name } }`, true, false},
+		{"edges, page info and counts", `{ items(first: 2) { __typename totalCount edges { cursor node { id store { name } } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`, true, false},
+		{"fragments and directives", `query { ...Q } fragment Q on Query { s: store(id: "gid://storegraph/Store/1") { ... on Node { id } name @skip(if: true) createdAt @include(if: true) } }`, true, false},
+		{"a lone store's items", `{ store(id: "gid://storegraph/Store/1") { items { nodes { name } } } }`, true, false},
+		{"an item's store's items, once", `{ item(id: "gid://storegraph/Item/1") { store { items { totalCount } } } }`, true, false},
+		{"the stores of listed items' items: the timer batches them", `{ items { nodes { store { items { nodes { name } } } } } }`, false, true},
+		{"two root fields", `{ a: store(id: "gid://storegraph/Store/1") { name } b: store(id: "gid://storegraph/Store/2") { name } }`, false, true},
+		{"an owner", `{ stores { nodes { owner { id } } } }`, false, false},
+		{"node", `{ node(id: "gid://storegraph/Store/1") { id } }`, false, false},
+		{"introspection", `{ __schema { queryType { name } } }`, false, false},
+		{"a mutation", `mutation { logout }`, false, false},
+		{"an error", `{ stores(first: 1000) { nodes { name } } }`, false, false},
+		{"an error below a page", `{ stores { nodes { items(first: -1) { nodes { name } } } } }`, false, false},
+		{"a malformed ID", `{ item(id: "7") { name } }`, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, want := ask(d.fast, tc.query, nil), ask(d.reference, tc.query, nil)
 			if got.fastPath != tc.fast {
 				t.Errorf("answered by the fast path: %v, want %v (%s)", got.fastPath, tc.fast, got.body)
 			}
-			if got.body != want.body || got.statements != want.statements {
+			if got.body != want.body || (!tc.timerBatched && got.statements != want.statements) {
 				t.Errorf("fast path: %s (%d statements)\ngqlgen: %s (%d statements)", got.body, got.statements, want.body, want.statements)
 			}
 		})
