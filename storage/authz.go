@@ -16,6 +16,17 @@ func (a Actor) mayChange(owner *int64) bool {
 	return a.Admin || owner != nil && a.UserID != 0 && *owner == a.UserID
 }
 
+// mayChangeStore writes mayChange as conditions on the stores row st selects (" AND …").
+func (a Actor) mayChangeStore(st *statement) {
+	switch {
+	case a.Admin:
+	case a.UserID == 0:
+		st.write(" AND 1 = 0")
+	default:
+		st.write(" AND owner_id = ", st.arg(a.UserID))
+	}
+}
+
 // owner is the owner_id a store created by a gets: NULL for nobody.
 func (a Actor) owner() *int64 {
 	if a.UserID == 0 {

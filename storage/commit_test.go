@@ -90,8 +90,10 @@ func TestPostgresWriteWhoseConnectionFailsMidCommitIsUnavailable(t *testing.T) {
 				done := make(chan error, 1)
 				go func() { done <- op.run(ctx, db) }()
 				pid, query := commits.waitForHeld(t, app, done)
-				if !strings.EqualFold(query, "commit") {
-					t.Errorf("%s was held in %q, want in its COMMIT", op.name, query)
+				// Deferred triggers run at the commit: a transaction's COMMIT, or the end of a
+				// write of one statement, which commits by itself.
+				if !strings.EqualFold(query, "commit") && !strings.HasPrefix(query, "INSERT ") {
+					t.Errorf("%s was held in %q, want in its COMMIT or its only statement", op.name, query)
 				}
 				tt.fail(t, p, pid)
 				var err error

@@ -234,22 +234,30 @@ func (db *DB) CreateItem(ctx context.Context, actor Actor, in ItemInput) (*Item,
 	if err != nil {
 		return nil, err
 	}
-	err = db.write(ctx, func(ctx context.Context) error {
-		st, err := db.storeInWrite(ctx, it.StoreID, errItemStoreNotFound)
-		if err != nil {
-			return err
-		}
-		if !actor.mayChange(st.OwnerID) {
-			return errStoreForbidden
-		}
-		return db.repo.Insert(ctx, &it)
+	// One statement inserts the item only into a store actor may change; it is the whole
+	// write (see writeAlone). The store is read only when nothing was inserted, to tell a
+	// missing store from a refusal.
+	now := rel.Now()
+	st := db.statement()
+	st.write("INSERT INTO items (store_id, name, name_key, price_cents, created_at, updated_at) SELECT id, ",
+		st.arg(it.Name), ", ", st.arg(it.NameKey), ", ", st.arg(it.PriceCents), ", ", st.arg(now), ", ", st.arg(now),
+		" FROM stores WHERE id = ", st.arg(it.StoreID))
+	actor.mayChangeStore(st)
+	st.write(" RETURNING ", itemColumns)
+	var rows []Item
+	err = db.writeAlone(ctx, func(ctx context.Context) (err error) {
+		rows, err = queryRows[Item](ctx, db, st)
+		return err
 	})
 	switch {
+	case err == nil && len(rows) == 1:
+		return &rows[0], nil
 	case err == nil:
-		return &it, nil
-	case isTyped(err):
-		return nil, err
-	case isForeignKeyViolation(err):
+		if _, err := getByID[Store](ctx, db, "stores", storeColumns, it.StoreID, errItemStoreNotFound); err != nil {
+			return nil, err
+		}
+		return nil, errStoreForbidden
+	case isForeignKeyViolation(err): // the store was deleted while the item went in
 		return nil, errItemStoreNotFound
 	}
 	return nil, fmt.Errorf("create item: %w", classify(ctx, err))

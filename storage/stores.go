@@ -101,8 +101,20 @@ func (db *DB) CreateStore(ctx context.Context, actor Actor, name string) (*Store
 	if !actor.Admin && actor.UserID == 0 {
 		return nil, errAdminOnly
 	}
-	s := Store{Name: name, NameKey: nameKey(name), OwnerID: actor.owner()}
-	if err := db.write(ctx, func(ctx context.Context) error { return db.repo.Insert(ctx, &s) }); err != nil {
+	now := rel.Now()
+	st := db.statement()
+	st.write("INSERT INTO stores (name, name_key, owner_id, created_at, updated_at) VALUES (",
+		st.arg(name), ", ", st.arg(nameKey(name)), ", ", st.arg(actor.owner()), ", ", st.arg(now), ", ", st.arg(now),
+		") RETURNING ", storeColumns)
+	var rows []Store
+	err := db.writeAlone(ctx, func(ctx context.Context) (err error) {
+		rows, err = queryRows[Store](ctx, db, st)
+		return err
+	})
+	if err == nil && len(rows) != 1 {
+		err = fmt.Errorf("the insert returned %d rows", len(rows))
+	}
+	if err != nil {
 		switch {
 		case isUniqueViolation(err):
 			return nil, errStoreNameTaken
@@ -111,7 +123,7 @@ func (db *DB) CreateStore(ctx context.Context, actor Actor, name string) (*Store
 		}
 		return nil, fmt.Errorf("create store: %w", classify(ctx, err))
 	}
-	return &s, nil
+	return &rows[0], nil
 }
 
 // UpdateStore renames a store, if actor may change it.

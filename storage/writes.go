@@ -14,7 +14,8 @@ import "context"
 // answered as a success the database never kept. The explicit COMMIT's answer is checked
 // instead: pgx reports a connection lost during it, and a COMMIT answered with ROLLBACK, as
 // errors. A lost connection is classified ErrUnavailable: the write may or may not have been
-// committed. The price is two round trips, BEGIN and COMMIT, for a write of one statement.
+// committed. The price is two round trips, BEGIN and COMMIT, which a write of one statement
+// avoids through writeAlone.
 //
 // On SQLite the writes of this process take turns on a semaphore before they reach the
 // database. SQLite admits one writer at a time; a writer that finds the lock taken sleeps
@@ -26,17 +27,28 @@ import "context"
 // A committed write then wakes the event listeners: on SQLite this DB's ListenEvents (see
 // commitListeners), on Postgres every process's (see eventNotifier). Neither waits.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context) error) error {
-	return db.transact(ctx, fn, true)
+	return db.transact(ctx, fn, true, false)
+}
+
+// writeAlone is write for a write of exactly one statement run through queryRows, which
+// commits by itself: no BEGIN and no COMMIT, one round trip where write takes at least
+// three. Its success is still the commit's: queryRows reads the answer to its end, and
+// there the driver reports what follows the last row (pgx reads on to ReadyForQuery, past
+// a deferred constraint failing at the implicit commit or a connection lost before its
+// outcome arrived; SQLite's last step is the commit). A statement that returns no rows
+// changed nothing and leaves nothing to commit.
+func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.transact(ctx, fn, true, true)
 }
 
 // writeUnlogged is write for what touches neither stores nor items (accounts, sessions,
 // settings, and the log's own stamping and pruning), which adds nothing to the change log
 // and so wakes no listener: a stamping that woke the readers who stamp would do so forever.
 func (db *DB) writeUnlogged(ctx context.Context, fn func(ctx context.Context) error) error {
-	return db.transact(ctx, fn, false)
+	return db.transact(ctx, fn, false, false)
 }
 
-func (db *DB) transact(ctx context.Context, fn func(ctx context.Context) error, logged bool) error {
+func (db *DB) transact(ctx context.Context, fn func(ctx context.Context) error, logged, alone bool) error {
 	if db.writeTurn != nil {
 		select {
 		case db.writeTurn <- struct{}{}:
@@ -45,7 +57,11 @@ func (db *DB) transact(ctx context.Context, fn func(ctx context.Context) error, 
 		}
 		defer func() { <-db.writeTurn }()
 	}
-	if err := db.repo.Transaction(ctx, fn); err != nil {
+	run := db.repo.Transaction
+	if alone {
+		run = func(ctx context.Context, fn func(ctx context.Context) error) error { return fn(ctx) }
+	}
+	if err := run(ctx, fn); err != nil {
 		return err
 	}
 	switch {
