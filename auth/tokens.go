@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -45,6 +46,22 @@ type jwtClaims struct {
 type Tokens struct {
 	key []byte
 	ttl time.Duration
+
+	// verified remembers the tokens that passed Verify, at most verifiedTokens of them: a
+	// client sends the same token with every request until it expires, and decoding its JSON
+	// again cost more than the HMAC. Only the time checks depend on when a token is
+	// verified, so an entry keeps the times they compare with, and answers as the full check
+	// would at any now.
+	mu       sync.Mutex
+	verified map[string]verifiedToken
+}
+
+// verifiedTokens bounds Tokens.verified: about 400 bytes each, 1.6 MB in all.
+const verifiedTokens = 4096
+
+type verifiedToken struct {
+	claims   Claims
+	issuedAt time.Time
 }
 
 // NewTokens returns Tokens that sign with key (at least MinKeyBytes long) and issue tokens
@@ -56,7 +73,7 @@ func NewTokens(key []byte, ttl time.Duration) (*Tokens, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("auth: the access token lifetime must be positive, not %v", ttl)
 	}
-	return &Tokens{key: append([]byte(nil), key...), ttl: ttl}, nil
+	return &Tokens{key: append([]byte(nil), key...), ttl: ttl, verified: make(map[string]verifiedToken)}, nil
 }
 
 // Issue returns a token for c, valid from now for the Tokens' ttl, and its expiry (whole
@@ -88,6 +105,37 @@ func (t *Tokens) Issue(c Claims, now time.Time) (token string, expiresAt time.Ti
 // Verify returns the claims of token when it is an unexpired HS256 token signed with the
 // Tokens' key, for Audience, from Issuer, at now. Any failure matches ErrInvalidToken.
 func (t *Tokens) Verify(token string, now time.Time) (Claims, error) {
+	t.mu.Lock()
+	v, ok := t.verified[token]
+	t.mu.Unlock()
+	if ok {
+		switch {
+		case !now.Before(v.claims.ExpiresAt):
+			return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, tokenProblem(jwt.ErrTokenExpired))
+		case now.Before(v.issuedAt):
+			return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, tokenProblem(jwt.ErrTokenUsedBeforeIssued))
+		}
+		return v.claims, nil
+	}
+	claims, issuedAt, err := t.verify(token, now)
+	if err != nil {
+		return Claims{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.verified) >= verifiedTokens {
+		// Any entry will do: each saves one decoding per request of its client.
+		for k := range t.verified {
+			delete(t.verified, k)
+			break
+		}
+	}
+	t.verified[token] = verifiedToken{claims: claims, issuedAt: issuedAt}
+	return claims, nil
+}
+
+// verify is Verify without the cache; it also returns the token's iat.
+func (t *Tokens) verify(token string, now time.Time) (Claims, time.Time, error) {
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{"HS256"}),
 		jwt.WithIssuer(Issuer),
@@ -99,16 +147,21 @@ func (t *Tokens) Verify(token string, now time.Time) (Claims, error) {
 	var claims jwtClaims
 	_, err := parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.key, nil })
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, tokenProblem(err))
+		return Claims{}, time.Time{}, fmt.Errorf("%w: %s", ErrInvalidToken, tokenProblem(err))
 	}
 	userID, err := strconv.ParseInt(claims.Subject, 10, 64)
 	if err != nil || userID <= 0 || strconv.FormatInt(userID, 10) != claims.Subject {
-		return Claims{}, fmt.Errorf("%w: subject is not a user id", ErrInvalidToken)
+		return Claims{}, time.Time{}, fmt.Errorf("%w: subject is not a user id", ErrInvalidToken)
 	}
 	if claims.SID <= 0 {
-		return Claims{}, fmt.Errorf("%w: no session id", ErrInvalidToken)
+		return Claims{}, time.Time{}, fmt.Errorf("%w: no session id", ErrInvalidToken)
 	}
-	return Claims{UserID: userID, SessionID: claims.SID, Role: claims.Role, ExpiresAt: claims.ExpiresAt.UTC()}, nil
+	// WithIssuedAt accepts a token without iat: it is valid from any time.
+	var issuedAt time.Time
+	if claims.IssuedAt != nil {
+		issuedAt = claims.IssuedAt.Time
+	}
+	return Claims{UserID: userID, SessionID: claims.SID, Role: claims.Role, ExpiresAt: claims.ExpiresAt.UTC()}, issuedAt, nil
 }
 
 // tokenProblems name jwt's failures, most telling first. jwt's own messages are not used:

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -327,4 +328,37 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// Verify remembers the tokens it has accepted; a remembered token must get the answer that
+// verifying it afresh gives, at any time.
+func TestVerifyAnswersARememberedTokenAsAFreshCheckWould(t *testing.T) {
+	now := issuedAt.Add(300 * time.Millisecond)
+	token, _, err := newTokens(t, testKey).Issue(auth.Claims{UserID: 7, SessionID: 42, Role: "USER"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remembering := newTokens(t, testKey)
+	if _, err := remembering.Verify(token, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		ok   bool
+	}{
+		{"a second before it was issued", issuedAt.Add(-time.Second), false},
+		{"as it is issued", issuedAt, true},
+		{"a second before it expires", issuedAt.Add(ttl - time.Second), true},
+		{"as it expires", issuedAt.Add(ttl), false},
+		{"after it expired", issuedAt.Add(ttl + time.Hour), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, gotErr := remembering.Verify(token, tc.at)
+			want, wantErr := newTokens(t, testKey).Verify(token, tc.at)
+			if (gotErr == nil) != tc.ok || got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Errorf("remembered: %+v, %v; afresh: %+v, %v; want ok %v", got, gotErr, want, wantErr, tc.ok)
+			}
+		})
+	}
 }

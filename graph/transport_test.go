@@ -1,11 +1,14 @@
 package graph
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // exchange is one request and the response it must get.
@@ -148,5 +151,29 @@ func TestTransportIgnoresAnUpgradeHeader(t *testing.T) {
 		{"GET", h2c(getQuery("", url.Values{"query": {"{ __typename }"}})), 200, jsonType, typename},
 	} {
 		t.Run(x.name, func(t *testing.T) { x.check(t, h) })
+	}
+}
+
+func TestDataResponsesAreWrittenAsJSONMarshalWritesThem(t *testing.T) {
+	for _, data := range []string{
+		"", // none: nil
+		`null`,
+		`{"stores":{"nodes":[]}}`,
+		`{"item":{"name":"plain","price":17.99}}`,
+		`{"item":{"name":"\u003c/script\u003e \u0026 <b>&amp;</b> > <"}}`,
+		"{\"item\":{\"name\":\"line\u2028separator\u2029paragraph \u2027 \u202a\"}}",
+		`{"item":{"name":"Ünïcödé ✓ 😀 \\ \" \n"}}`,
+	} {
+		var raw json.RawMessage
+		if data != "" {
+			raw = json.RawMessage(data)
+		}
+		want, err := json.Marshal(&graphql.Response{Data: raw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendDataResponse(nil, raw); string(got) != string(want) {
+			t.Errorf("appendDataResponse(%s) = %s, json.Marshal writes %s", data, got, want)
+		}
 	}
 }
