@@ -21,3 +21,10 @@ func SessionCacheLen(c *SessionCache) int {
 	defer c.mu.Unlock()
 	return len(c.entries)
 }
+
+// VerifiedTokens returns how many verified tokens t remembers, and the most it may.
+func VerifiedTokens(t *Tokens) (n, bound int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.verified), verifiedTokens
+}

@@ -362,3 +362,20 @@ func TestVerifyAnswersARememberedTokenAsAFreshCheckWould(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyRemembersABoundedNumberOfTokens(t *testing.T) {
+	tokens := newTokens(t, testKey)
+	_, bound := auth.VerifiedTokens(tokens)
+	for i := range bound + 10 {
+		token, _, err := tokens.Issue(auth.Claims{UserID: int64(i + 1), SessionID: 1}, issuedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tokens.Verify(token, issuedAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := auth.VerifiedTokens(tokens); n != bound {
+		t.Errorf("after %d tokens verified, %d are remembered, want %d", bound+10, n, bound)
+	}
+}

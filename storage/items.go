@@ -244,11 +244,7 @@ func (db *DB) CreateItem(ctx context.Context, actor Actor, in ItemInput) (*Item,
 		" FROM stores WHERE id = ", st.arg(it.StoreID))
 	actor.mayChangeStore(st)
 	st.write(" RETURNING ", itemColumns)
-	var rows []Item
-	err = db.writeAlone(ctx, func(ctx context.Context) (err error) {
-		rows, err = queryRows[Item](ctx, db, st)
-		return err
-	})
+	rows, err := writeAlone[Item](ctx, db, st)
 	switch {
 	case err == nil && len(rows) == 1:
 		return &rows[0], nil

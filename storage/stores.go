@@ -106,11 +106,7 @@ func (db *DB) CreateStore(ctx context.Context, actor Actor, name string) (*Store
 	st.write("INSERT INTO stores (name, name_key, owner_id, created_at, updated_at) VALUES (",
 		st.arg(name), ", ", st.arg(nameKey(name)), ", ", st.arg(actor.owner()), ", ", st.arg(now), ", ", st.arg(now),
 		") RETURNING ", storeColumns)
-	var rows []Store
-	err := db.writeAlone(ctx, func(ctx context.Context) (err error) {
-		rows, err = queryRows[Store](ctx, db, st)
-		return err
-	})
+	rows, err := writeAlone[Store](ctx, db, st)
 	if err == nil && len(rows) != 1 {
 		err = fmt.Errorf("the insert returned %d rows", len(rows))
 	}

@@ -30,15 +30,23 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context) error) err
 	return db.transact(ctx, fn, true, false)
 }
 
-// writeAlone is write for a write of exactly one statement run through queryRows, which
-// commits by itself: no BEGIN and no COMMIT, one round trip where write takes at least
-// three. Its success is still the commit's: queryRows reads the answer to its end, and
+// writeAlone is write for a write of one statement, st, which commits by itself: no BEGIN
+// and no COMMIT, one round trip where write takes at least three. It returns the rows st
+// selects (RETURNING). Its success is still the commit's: queryRows reads the answer to its end, and
 // there the driver reports what follows the last row (pgx reads on to ReadyForQuery, past
 // a deferred constraint failing at the implicit commit or a connection lost before its
 // outcome arrived; SQLite's last step is the commit). A statement that returns no rows
 // changed nothing and leaves nothing to commit.
-func (db *DB) writeAlone(ctx context.Context, fn func(ctx context.Context) error) error {
-	return db.transact(ctx, fn, true, true)
+func writeAlone[T any, PT interface {
+	*T
+	scanned
+}](ctx context.Context, db *DB, st *statement) ([]T, error) {
+	var rows []T
+	err := db.transact(ctx, func(ctx context.Context) (err error) {
+		rows, err = queryRows[T, PT](ctx, db, st)
+		return err
+	}, true, true)
+	return rows, err
 }
 
 // writeUnlogged is write for what touches neither stores nor items (accounts, sessions,
