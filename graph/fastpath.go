@@ -27,7 +27,10 @@ import (
 // that is done already, reports its lists' elements as cancelled without a field's location,
 // so the fast path reports the field that ran out of time itself, as gqlgen would have
 // had it been executing (timedOut).
-type fastPath struct{ es *executableSchema }
+type fastPath struct {
+	es    *executableSchema
+	plans planCache
+}
 
 func (fastPath) ExtensionName() string                   { return "FastPath" }
 func (fastPath) Validate(graphql.ExecutableSchema) error { return nil }
@@ -36,9 +39,9 @@ type planKey struct{}
 
 // InterceptOperation compiles the operation. A compiled one answers once: gqlgen's handler
 // would answer a second call by executing the operation, which the fast path has done.
-func (fastPath) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+func (f fastPath) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	responses := next(ctx)
-	p, ok := compilePlan(graphql.GetOperationContext(ctx))
+	p, ok := f.plans.planFor(ctx, graphql.GetOperationContext(ctx))
 	if !ok {
 		return responses
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
@@ -99,17 +100,21 @@ func TestFastPathAnswersAsGqlgenDoes(t *testing.T) {
 			d := newDifferential(t, b.New(t))
 			fast := 0
 			for _, op := range corpus {
-				got, want := ask(d.fast, op.query, op.variables), ask(d.reference, op.query, op.variables)
-				if got.status != want.status || got.body != want.body {
-					t.Fatalf("%s\nvariables %v\nfast path (%v): %d %s\ngqlgen: %d %s", op.query, op.variables, got.fastPath, got.status, got.body, want.status, want.body)
-				}
-				// gqlgen's own count varies where its loaders' timer batches lone parents; the
-				// fast path compiles no such operation.
-				if compiles(t, exec, op) && got.statements != want.statements {
-					t.Fatalf("%s\nvariables %v\nfast path (%v) ran %d statements, gqlgen %d", op.query, op.variables, got.fastPath, got.statements, want.statements)
-				}
-				if got.fastPath {
-					fast++
+				want := ask(d.reference, op.query, op.variables)
+				// The second time, the fast path runs the plan it cached the first time.
+				for _, time := range []string{"first", "again"} {
+					got := ask(d.fast, op.query, op.variables)
+					if got.status != want.status || got.body != want.body {
+						t.Fatalf("%s\nvariables %v\nfast path (%v, %s): %d %s\ngqlgen: %d %s", op.query, op.variables, got.fastPath, time, got.status, got.body, want.status, want.body)
+					}
+					// gqlgen's own count varies where its loaders' timer batches lone parents;
+					// the fast path compiles no such operation.
+					if compiles(t, exec, op) && got.statements != want.statements {
+						t.Fatalf("%s\nvariables %v\nfast path (%v, %s) ran %d statements, gqlgen %d", op.query, op.variables, got.fastPath, time, got.statements, want.statements)
+					}
+					if got.fastPath && time == "first" {
+						fast++
+					}
 				}
 			}
 			// The corpus must exercise the fast path, not only gqlgen beside itself.
@@ -462,4 +467,66 @@ func (g *corpusGen) object(typeName string, depth int) {
 		}
 	}
 	g.b.WriteString(" }")
+}
+
+// TestPlansAreCompiledOncePerDocument names what the plan cache keeps: one plan per
+// document and operation name, whatever the other variables, and nothing for an operation
+// whose plan may depend on a Boolean variable. Each answer is gqlgen's.
+func TestPlansAreCompiledOncePerDocument(t *testing.T) {
+	d := newDifferential(t, "sqlite::memory:")
+	exec := executor.New(NewExecutableSchema(Config{Resolvers: &Resolver{}}))
+	const (
+		byID   = `query($id: ID!) { item(id: $id) { name price } }`
+		skip   = `query($id: ID!, $s: Boolean!) { item(id: $id) { name price @skip(if: $s) } }`
+		twoOps = `query A { stores(first: 1) { nodes { name } } } query B { items(first: 1) { nodes { name } } }`
+	)
+	item := func(n int) map[string]any { return map[string]any{"id": fmt.Sprintf("gid://storegraph/Item/%d", n)} }
+	for _, tc := range []struct {
+		name    string
+		asked   []operation
+		opNames []string // each operation's name, if any
+		kept    int      // plans in the cache after them all
+	}{
+		{"a document asked with other variables runs one plan", []operation{{byID, item(1)}, {byID, item(2)}, {byID, item(999)}}, nil, 1},
+		{"a Boolean variable is compiled each time", []operation{{skip, map[string]any{"id": "gid://storegraph/Item/1", "s": true}}, {skip, map[string]any{"id": "gid://storegraph/Item/1", "s": false}}}, nil, 0},
+		{"each operation of a document has its own plan", []operation{{twoOps, nil}, {twoOps, nil}, {twoOps, nil}}, []string{"A", "B", "A"}, 2},
+		{"an operation that does not compile is kept as such", []operation{{`{ me { email } }`, nil}, {`{ me { email } }`, nil}}, nil, 1},
+		{"a mutation is never kept", []operation{{`mutation { logout }`, nil}}, nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := newPlanCache()
+			for i, op := range tc.asked {
+				name := ""
+				if tc.opNames != nil {
+					name = tc.opNames[i]
+				}
+				oc, errs := exec.CreateOperationContext(graphql.StartOperationTrace(context.Background()),
+					&graphql.RawParams{Query: op.query, OperationName: name, Variables: op.variables})
+				if errs != nil {
+					t.Fatal(errs)
+				}
+				cachedPlan, cachedOK := cache.planFor(context.Background(), oc)
+				compiled, compiledOK := compilePlan(oc)
+				if cachedOK != compiledOK || cachedPlan.fields() != compiled.fields() {
+					t.Fatalf("%s: cached plan (%v, %d fields), compiled (%v, %d fields)", op.query, cachedOK, cachedPlan.fields(), compiledOK, compiled.fields())
+				}
+				if name == "" {
+					if got, want := ask(d.fast, op.query, op.variables), ask(d.reference, op.query, op.variables); got.status != want.status || got.body != want.body {
+						t.Fatalf("%s\nfast path: %d %s\ngqlgen: %d %s", op.query, got.status, got.body, want.status, want.body)
+					}
+				}
+			}
+			if got := cache.lru.order.Len(); got != tc.kept {
+				t.Fatalf("the cache keeps %d plans, want %d", got, tc.kept)
+			}
+		})
+	}
+}
+
+// TestAPlanFieldFitsItsCharge checks planFieldBytes against what a field of a plan holds
+// (its response key is its alias or name, which the document's charge covers).
+func TestAPlanFieldFitsItsCharge(t *testing.T) {
+	if size := unsafe.Sizeof(planField{}); size > planFieldBytes {
+		t.Fatalf("a planField is %d bytes, charged %d", size, planFieldBytes)
+	}
 }

@@ -49,9 +49,12 @@ type Options struct {
 // nothing beyond the text), so each is charged 32 times its length: the query cache holds
 // about 1 MB of distinct documents. A document over maxCachedQueryBytes is neither cached
 // nor registered as a persisted query (MAX_QUERY_BYTES refuses such documents by default).
+// The plan cache is charged the same for the document a plan keeps, and planFieldBytes for
+// each field of the plan.
 const (
 	queryCacheBytes     = 32 << 20
 	persistedQueryBytes = 8 << 20
+	planCacheBytes      = 8 << 20
 	maxCachedQueryBytes = 64 << 10
 	parsedBytesPerByte  = 32
 )
@@ -105,7 +108,7 @@ func newHandler(db *storage.DB, log *slog.Logger, opts Options, admit *admission
 	})
 	if !opts.gqlgenOnly {
 		// Inside the loaders: the fast path resolves through them.
-		srv.Use(fastPath{es: es})
+		srv.Use(fastPath{es: es, plans: newPlanCache()})
 	}
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

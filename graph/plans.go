@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -164,6 +165,71 @@ func compilePlan(op *graphql.OperationContext) (plan, bool) {
 		}
 	}
 	return p, roots == 1
+}
+
+// planCache keeps the plans of the documents clients send again, by query text and
+// operation name, so that a repeated query is not compiled at each request; an operation that
+// does not compile is kept too, as such. A plan holds the syntax tree it was compiled from,
+// which stays in memory after the query cache has let that document go: each entry is charged
+// for a parsed document as the query cache charges it, besides its fields.
+type planCache struct{ lru *byteLRU[cachedPlan] }
+
+type cachedPlan struct {
+	plan plan
+	ok   bool
+}
+
+// planFieldBytes bounds what one field of a plan holds: the planField, its response key and
+// its slice of the parent's plan.
+const planFieldBytes = 256
+
+func newPlanCache() planCache {
+	cost := func(key string, c cachedPlan) int {
+		return parsedBytesPerByte*len(key) + planFieldBytes*c.plan.fields()
+	}
+	// No one plan takes more than a quarter of the cache.
+	return planCache{lru: newByteLRU(planCacheBytes, planCacheBytes/4, cost)}
+}
+
+// planFor is compilePlan, once per document and operation name. An operation that declares
+// a Boolean variable is compiled each time: @skip, @include and @defer may read it, and then
+// its plan depends on the value (validation lets no other type of variable reach them).
+func (c planCache) planFor(ctx context.Context, op *graphql.OperationContext) (plan, bool) {
+	if op.Operation == nil || op.Operation.Operation != ast.Query {
+		return nil, false
+	}
+	if op.RawQuery == "" || declaresBoolean(op.Operation.VariableDefinitions) {
+		return compilePlan(op)
+	}
+	key := op.RawQuery
+	if op.OperationName != "" {
+		// A document holds no NUL: the key cannot be another document's text.
+		key += "\x00" + op.OperationName
+	}
+	if cached, ok := c.lru.Get(ctx, key); ok {
+		return cached.plan, cached.ok
+	}
+	p, ok := compilePlan(op)
+	c.lru.Add(ctx, key, cachedPlan{plan: p, ok: ok})
+	return p, ok
+}
+
+func declaresBoolean(vars ast.VariableDefinitionList) bool {
+	for _, v := range vars {
+		if v.Type.NamedType == "Boolean" {
+			return true
+		}
+	}
+	return false
+}
+
+// fields counts the plan's fields at every level.
+func (p plan) fields() int {
+	n := len(p)
+	for i := range p {
+		n += p[i].fields.fields()
+	}
+	return n
 }
 
 func compileSet(op *graphql.OperationContext, set ast.SelectionSet, s *shape, at place) (plan, bool) {
