@@ -226,6 +226,14 @@ func bodyParams(body io.Reader) (*graphql.RawParams, *requestError) {
 	case raw[0] != '{':
 		return nil, badRequest("The request body must be a JSON object with a query.")
 	}
+	if params, ok := quickBodyParams(raw); ok {
+		return params, nil
+	}
+	return decodeBodyParams(raw)
+}
+
+// decodeBodyParams reads a body that starts as an object, whatever it holds.
+func decodeBodyParams(raw []byte) (*graphql.RawParams, *requestError) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, badRequest("The request body is not valid JSON: %s.", err)
