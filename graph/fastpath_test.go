@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -485,16 +486,18 @@ func TestPlansAreCompiledOncePerDocument(t *testing.T) {
 		name    string
 		asked   []operation
 		opNames []string // each operation's name, if any
-		kept    int      // plans in the cache after them all
+		kept    int      // entries in the cache after them all
+		plans   int      // distinct plans run: how many times one was compiled
 	}{
-		{"a document asked with other variables runs one plan", []operation{{byID, item(1)}, {byID, item(2)}, {byID, item(999)}}, nil, 1},
-		{"a Boolean variable is compiled each time", []operation{{skip, map[string]any{"id": "gid://storegraph/Item/1", "s": true}}, {skip, map[string]any{"id": "gid://storegraph/Item/1", "s": false}}}, nil, 0},
-		{"each operation of a document has its own plan", []operation{{twoOps, nil}, {twoOps, nil}, {twoOps, nil}}, []string{"A", "B", "A"}, 2},
-		{"an operation that does not compile is kept as such", []operation{{`{ me { email } }`, nil}, {`{ me { email } }`, nil}}, nil, 1},
-		{"a mutation is never kept", []operation{{`mutation { logout }`, nil}}, nil, 0},
+		{"a document asked with other variables runs one plan", []operation{{byID, item(1)}, {byID, item(2)}, {byID, item(999)}}, nil, 1, 1},
+		{"a Boolean variable is compiled each time", []operation{{skip, map[string]any{"id": "gid://storegraph/Item/1", "s": true}}, {skip, map[string]any{"id": "gid://storegraph/Item/1", "s": false}}}, nil, 0, 2},
+		{"each operation of a document has its own plan", []operation{{twoOps, nil}, {twoOps, nil}, {twoOps, nil}}, []string{"A", "B", "A"}, 2, 2},
+		{"an operation that does not compile is kept as such", []operation{{`{ me { email } }`, nil}, {`{ me { email } }`, nil}}, nil, 1, 0},
+		{"a mutation is never kept", []operation{{`mutation { logout }`, nil}}, nil, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cache := newPlanCache()
+			plans := map[*planField]bool{}
 			for i, op := range tc.asked {
 				name := ""
 				if tc.opNames != nil {
@@ -507,8 +510,11 @@ func TestPlansAreCompiledOncePerDocument(t *testing.T) {
 				}
 				cachedPlan, cachedOK := cache.planFor(context.Background(), oc)
 				compiled, compiledOK := compilePlan(oc)
-				if cachedOK != compiledOK || cachedPlan.fields() != compiled.fields() {
-					t.Fatalf("%s: cached plan (%v, %d fields), compiled (%v, %d fields)", op.query, cachedOK, cachedPlan.fields(), compiledOK, compiled.fields())
+				if cachedOK != compiledOK || !reflect.DeepEqual(cachedPlan, compiled) {
+					t.Fatalf("%s: the cached plan (%v, %d fields) is not the one compiled now (%v, %d fields)", op.query, cachedOK, cachedPlan.size(), compiledOK, compiled.size())
+				}
+				if cachedOK {
+					plans[&cachedPlan[0]] = true
 				}
 				if name == "" {
 					if got, want := ask(d.fast, op.query, op.variables), ask(d.reference, op.query, op.variables); got.status != want.status || got.body != want.body {
@@ -517,7 +523,10 @@ func TestPlansAreCompiledOncePerDocument(t *testing.T) {
 				}
 			}
 			if got := cache.lru.order.Len(); got != tc.kept {
-				t.Fatalf("the cache keeps %d plans, want %d", got, tc.kept)
+				t.Fatalf("the cache keeps %d entries, want %d", got, tc.kept)
+			}
+			if len(plans) != tc.plans {
+				t.Fatalf("%d distinct plans ran, want %d", len(plans), tc.plans)
 			}
 		})
 	}

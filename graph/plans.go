@@ -185,7 +185,7 @@ const planFieldBytes = 256
 
 func newPlanCache() planCache {
 	cost := func(key string, c cachedPlan) int {
-		return parsedBytesPerByte*len(key) + planFieldBytes*c.plan.fields()
+		return parsedBytesPerByte*len(key) + planFieldBytes*c.plan.size()
 	}
 	// No one plan takes more than a quarter of the cache.
 	return planCache{lru: newByteLRU(planCacheBytes, planCacheBytes/4, cost)}
@@ -223,11 +223,11 @@ func declaresBoolean(vars ast.VariableDefinitionList) bool {
 	return false
 }
 
-// fields counts the plan's fields at every level.
-func (p plan) fields() int {
+// size counts the plan's fields at every level.
+func (p plan) size() int {
 	n := len(p)
 	for i := range p {
-		n += p[i].fields.fields()
+		n += p[i].fields.size()
 	}
 	return n
 }
