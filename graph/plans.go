@@ -167,32 +167,26 @@ func compilePlan(op *graphql.OperationContext) (plan, bool) {
 	return p, roots == 1
 }
 
-// planCache keeps the plans of the documents clients send again, by query text and
-// operation name, so that a repeated query is not compiled at each request; an operation that
-// does not compile is kept too, as such. A plan holds the syntax tree it was compiled from,
-// which stays in memory after the query cache has let that document go: each entry is charged
-// for a parsed document as the query cache charges it, besides its fields.
-type planCache struct{ lru *byteLRU[cachedPlan] }
-
-type cachedPlan struct {
-	plan plan
-	ok   bool
-}
+// planCache keeps the plans of the documents clients send again, by query text (and by
+// operation name in a document of several), so that a repeated query is not compiled at each
+// request; an operation that does not compile is kept too, as a nil plan. A plan holds the
+// syntax tree it was compiled from, which stays in memory after the query cache has let that
+// document go: each entry is charged for a parsed document as the query cache charges it,
+// besides its fields.
+type planCache struct{ lru *byteLRU[plan] }
 
 // planFieldBytes bounds what one field of a plan holds: the planField, its response key and
 // its slice of the parent's plan.
 const planFieldBytes = 256
 
 func newPlanCache() planCache {
-	cost := func(key string, c cachedPlan) int {
-		return parsedBytesPerByte*len(key) + planFieldBytes*c.plan.size()
-	}
+	cost := func(key string, p plan) int { return parsedBytesPerByte*len(key) + planFieldBytes*p.size() }
 	// No one plan takes more than a quarter of the cache.
 	return planCache{lru: newByteLRU(planCacheBytes, planCacheBytes/4, cost)}
 }
 
-// planFor is compilePlan, once per document and operation name. An operation that declares
-// a Boolean variable is compiled each time: @skip, @include and @defer may read it, and then
+// planFor is compilePlan, once per document and operation. An operation that declares a
+// Boolean variable is compiled each time: @skip, @include and @defer may read it, and then
 // its plan depends on the value (validation lets no other type of variable reach them).
 func (c planCache) planFor(ctx context.Context, op *graphql.OperationContext) (plan, bool) {
 	if op.Operation == nil || op.Operation.Operation != ast.Query {
@@ -201,16 +195,21 @@ func (c planCache) planFor(ctx context.Context, op *graphql.OperationContext) (p
 	if op.RawQuery == "" || declaresBoolean(op.Operation.VariableDefinitions) {
 		return compilePlan(op)
 	}
+	// In a document of one operation, any name that gets this far is that operation's: the
+	// text alone is the key, and no copy of it is made.
 	key := op.RawQuery
-	if op.OperationName != "" {
+	if len(op.Doc.Operations) > 1 {
 		// A document holds no NUL: the key cannot be another document's text.
 		key += "\x00" + op.OperationName
 	}
-	if cached, ok := c.lru.Get(ctx, key); ok {
-		return cached.plan, cached.ok
+	if p, ok := c.lru.Get(ctx, key); ok {
+		return p, p != nil
 	}
 	p, ok := compilePlan(op)
-	c.lru.Add(ctx, key, cachedPlan{plan: p, ok: ok})
+	if !ok {
+		p = nil
+	}
+	c.lru.Add(ctx, key, p)
 	return p, ok
 }
 

@@ -38,35 +38,21 @@ func quickBodyParams(raw []byte) (*graphql.RawParams, bool) {
 		}
 		seen[k] = true
 		switch k {
-		case 0, 1:
-			v, ok := s.stringOrNull()
-			if !ok {
-				return nil, false
-			}
-			if k == 0 {
-				params.Query = v
-			} else {
-				params.OperationName = v
-			}
-		case 2, 3:
-			v, ok := s.objectOrNull()
-			if !ok {
-				return nil, false
-			}
-			m, reqErr := jsonObject(paramNames[k], v)
-			if reqErr != nil {
-				return nil, false
-			}
-			if k == 2 {
-				params.Variables = m
-			} else {
-				params.Extensions = m
-			}
+		case 0:
+			params.Query, ok = s.stringOrNull()
+		case 1:
+			params.OperationName, ok = s.stringOrNull()
+		case 2:
+			params.Variables, ok = s.objectOrNull(paramNames[k])
+		case 3:
+			params.Extensions, ok = s.objectOrNull(paramNames[k])
 		}
-		if s.next(',') {
-			continue
+		if !ok {
+			return nil, false
 		}
-		return params, s.next('}') && s.atEnd()
+		if !s.next(',') {
+			return params, s.next('}') && s.atEnd()
+		}
 	}
 }
 
@@ -155,12 +141,13 @@ func (s *bodyScanner) stringOrNull() (string, bool) {
 	return v, json.Unmarshal(tok, &v) == nil
 }
 
-// objectOrNull consumes null or an object and returns it. The object is only delimited
-// here, its brackets counted outside strings; jsonObject checks it.
-func (s *bodyScanner) objectOrNull() ([]byte, bool) {
+// objectOrNull consumes null or an object and decodes it as the parameter name. The object
+// is only delimited here, its brackets counted outside strings; jsonObject checks it.
+func (s *bodyScanner) objectOrNull(name string) (map[string]any, bool) {
 	if s.null() {
-		return []byte("null"), true
+		return nil, true
 	}
+	s.skipSpace()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return nil, false
 	}
@@ -178,7 +165,8 @@ func (s *bodyScanner) objectOrNull() ([]byte, bool) {
 			depth--
 			if depth == 0 {
 				s.i++
-				return s.b[start:s.i], true
+				m, reqErr := jsonObject(name, s.b[start:s.i])
+				return m, reqErr == nil
 			}
 		}
 		s.i++
