@@ -263,7 +263,11 @@ func (l operationLimiter) MutateOperationContext(_ context.Context, op *graphql.
 	if l.Complexity > 0 && cost > l.Complexity {
 		return limitExceeded(CodeComplexityLimitExceeded, "operation has complexity %d, which exceeds the limit of %d", cost, l.Complexity)
 	}
-	op.Stats.SetExtension(costExtension, cost)
+	// Admission reads it. A subscription takes no room, and would hold the record for as
+	// long as it lives.
+	if op.Operation.Operation != ast.Subscription {
+		op.Stats.SetExtension(costExtension, cost)
+	}
 	return nil
 }
 

@@ -76,18 +76,19 @@ func operationParams(m map[string]any) (*graphql.RawParams, *paramError) {
 }
 
 // dispatch executes op, and returns its responses, one per call, nil after the last; stop
-// ends its work. A query or mutation is bounded by REQUEST_TIMEOUT and takes room among the
-// operations executing at once, as over HTTP (an OVERLOADED error when it finds none); a
-// subscription lasts as long as its stream and takes no room: the stream limits bound it.
+// ends the work of a query or mutation. A query or mutation is bounded by REQUEST_TIMEOUT
+// and takes room among the operations executing at once, as over HTTP (an OVERLOADED error
+// when it finds none); a subscription lasts as long as its stream, which ends with ctx
+// (the caller's to cancel: no context of its own, which every idle subscription would
+// hold), and takes no room: the stream limits bound it.
 func dispatch(ctx context.Context, exec graphql.GraphExecutor, op *graphql.OperationContext, requestTimeout time.Duration) (next func() *graphql.Response, stop context.CancelFunc) {
 	if op.Operation.Operation == ast.Subscription {
-		ctx, stop = context.WithCancel(ctx)
 		responses, ctx := exec.DispatchOperation(ctx, op)
 		return func() *graphql.Response {
 			// Each event records its errors' codes apart: the stream's own record would
 			// grow with every event for as long as the stream lives.
 			return responses(graph.WithRequestInfo(ctx, &graph.RequestInfo{}))
-		}, stop
+		}, func() {}
 	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	release, err := graph.Admit(ctx, op)

@@ -9,8 +9,9 @@ import (
 
 // readable returns a function that parks the connection's reader until the client has sent
 // something, with little more than itself on the reader's stack. A goroutine parked inside
-// ws.Read keeps the stack its read path grew to (8 KiB, every idle connection's largest
-// cost); parked here, the garbage collector shrinks it to 4 KiB while the connection is idle.
+// ws.Read needs the stack its read path grows to (8 KiB, every idle connection's largest
+// cost); parked here, on a goroutine of its own (see wsConn.read), it keeps the 2 KiB it
+// started with.
 // The socket is peeked, not read: what the client sent stays for ws.Read, and what it sent
 // before the wait is not waited for (what the reader's buffer holds is the caller's to check).
 // Connections that are not sockets wait inside ws.Read.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -112,6 +113,8 @@ func (t *sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 
+	// A subscription ends with ctx alone, which the producer's end below cancels.
+	ctx, cancel := context.WithCancel(ctx)
 	next, stop := dispatch(ctx, exec, opCtx, t.requestTimeout)
 	type event struct {
 		result []byte
@@ -143,6 +146,7 @@ func (t *sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}()
 	defer func() {
 		stop()
+		cancel()
 		for range events { // nothing executes once Do has returned
 		}
 		if panicked != nil {

@@ -2,10 +2,12 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -90,26 +92,20 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		return
 	}
 	ws.SetReadLimit(t.readLimit)
+	hijacked.refill()
 	c := &wsConn{t: t, ws: ws, exec: exec, upgradeAuthorization: r.Header["Authorization"], ops: map[string]*wsOperation{},
-		buffered: hijacked.reader, readable: readable(hijacked.conn), closed: make(chan struct{})}
+		conn: hijacked.conn, buffered: hijacked.reader, readable: readable(hijacked.conn), closed: make(chan struct{})}
 	// The connection's reader is a goroutine of its own, and the handler returns: parked in
 	// the read loop under every layer of the middleware, the handler's goroutine would keep
 	// a stack of 16 KiB for as long as the connection lasts. The request lasts as long all
 	// the same (its access log line, its metrics wait for done); net/http ends its context
 	// when the handler returns, and ends nothing else of a hijacked connection's.
 	done := graph.Detach(r.Context())
-	ctx := context.WithoutCancel(r.Context())
-	go func() {
-		defer t.streams.leave() // last: CloseStreams returns once the connections are logged
-		defer done()
-		defer func() {
-			// The handler's panic recovery has returned: a panic here would end the process.
-			if p := recover(); p != nil {
-				t.log.ErrorContext(ctx, "connection panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			}
-		}()
-		c.serve(ctx)
-	}()
+	c.ended = func() {
+		done()
+		t.streams.leave() // last: CloseStreams returns once the connections are logged
+	}
+	go c.serve(context.WithoutCancel(r.Context()))
 }
 
 // The buffers of a connection's reads and writes, in place of the 4 KiB each that net/http
@@ -128,6 +124,17 @@ type smallBuffers struct {
 	http.ResponseWriter
 	conn   net.Conn
 	reader *bufio.Reader
+	// early is how much the client sent that net/http had read ahead.
+	early int
+}
+
+// refill puts back in the reader's buffer what net/http had read ahead: websocket.Accept
+// moves it out, behind the reader, where the reader's wait for the client (see
+// wsConn.awaitInput) would not see it.
+func (w *smallBuffers) refill() {
+	if w.early > 0 {
+		_, _ = w.reader.Peek(w.early) // in memory: it neither waits nor fails
+	}
 }
 
 func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -137,11 +144,18 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	// net/http does nothing more with the buffers it hands over, but they stay referenced
 	// from its connection for as long as the handler runs: emptied, they hold no memory.
+	// What the client sent once the handshake's response was out, net/http may have begun
+	// to read (a byte, to see whether the connection is still open): it moves to the small
+	// buffer, unless there is more than that holds.
 	r := brw.Reader
-	// A client waits for the handshake's response before it sends anything (RFC 6455,
-	// 4.1); what one sent before is in net/http's buffer, which is kept then.
-	if r.Buffered() == 0 {
+	switch w.early = r.Buffered(); {
+	case w.early == 0:
 		r = bufio.NewReaderSize(conn, wsReadBuffer)
+		*brw.Reader = bufio.Reader{}
+	case w.early <= wsReadBuffer:
+		ahead, _ := r.Peek(w.early)
+		r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(ahead), conn), wsReadBuffer)
+		_, _ = r.Peek(w.early) // from memory
 		*brw.Reader = bufio.Reader{}
 	}
 	// net/http has flushed its writer: the handshake's response is out.
@@ -162,14 +176,17 @@ type wsConn struct {
 	// upgradeAuthorization is the upgrade request's Authorization header: nothing else of
 	// the request is kept, which every idle connection would hold.
 	upgradeAuthorization []string
-	// buffered is the reader's buffer, which only the reader looks at outside a read, and
-	// only under readGate (see awaitInput); readable parks the reader until the client has
-	// sent something.
+	// conn is the hijacked connection; buffered is the reader's buffer over it, which only
+	// the reader looks at outside a read, and only under readGate (see awaitInput);
+	// readable parks the reader until the client has sent something.
+	conn     net.Conn
 	buffered *bufio.Reader
 	readable func() error
 	// readGate orders the reader's look at its buffer before the reads of a close handshake
-	// begun by another goroutine: closing is set under it first.
+	// begun by another goroutine: closing is set under it first. Under it too, parked says
+	// the buffer's memory is given up while the reader waits, empty, for the client.
 	readGate sync.Mutex
+	parked   bool
 	// closed is closed once a close that was begun has ended the connection.
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -179,6 +196,10 @@ type wsConn struct {
 	cancel   context.CancelFunc
 	lastRead atomic.Int64   // when a message last arrived, in Unix nanoseconds
 	work     sync.WaitGroup // the operations running
+	// stopShutdown stops the close at shutdown; ended ends the request, once the
+	// connection has.
+	stopShutdown func() bool
+	ended        func()
 
 	// Only the reading goroutine uses these.
 	// opBase is what every operation's context is made from: ctx, with the principal once
@@ -193,9 +214,9 @@ type wsConn struct {
 	mu  sync.Mutex
 	ops map[string]*wsOperation // the active operations by ID
 	// timer fires at the init timeout, then every ping interval once connection_init has
-	// arrived (initialised), until the connection has ended.
-	timer              *time.Timer
-	initialised, ended bool
+	// arrived (initialised), until the reading has stopped.
+	timer                *time.Timer
+	initialised, stopped bool
 
 	// writeMu makes the writes one message at a time, in the order they were sent, and a
 	// close frame come after the messages written before it.
@@ -212,6 +233,7 @@ type wsMessage struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
+// serve sets the connection up, then reads from it.
 func (c *wsConn) serve(ctx context.Context) {
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.opBase = c.ctx
@@ -219,33 +241,60 @@ func (c *wsConn) serve(ctx context.Context) {
 	c.mu.Lock()
 	c.timer = time.AfterFunc(c.t.initTimeout, c.tick)
 	c.mu.Unlock()
-	stopShutdown := c.t.streams.onClose(func() { c.close(websocket.StatusGoingAway, c.t.streams.why()) })
-	defer func() {
-		stopShutdown()
-		c.mu.Lock()
-		c.ended = true
-		c.timer.Stop()
-		c.mu.Unlock()
-		// The client closed, or the connection broke: nothing to say.
-		c.closing.Store(true)
-		c.cancel()
-		c.work.Wait()
-		_ = c.ws.CloseNow()
-	}()
-	for {
-		if c.awaitInput() != nil {
-			return
-		}
-		_, data, err := c.ws.Read(c.ctx)
-		if err != nil {
-			return
-		}
-		c.lastRead.Store(time.Now().UnixNano())
-		if code, reason := c.receive(data); code != 0 {
-			c.close(code, reason)
-			return
-		}
+	c.stopShutdown = c.t.streams.onClose(func() { c.close(websocket.StatusGoingAway, c.t.streams.why()) })
+	c.read()
+}
+
+// read handles the client's next message, then hands the connection on to a new goroutine
+// of its own for the next; it ends the connection instead once the client has closed it, it
+// has broken, or a message has closed it. Between two messages the reader is parked, for as
+// long as the connection is idle, and a goroutine keeps the stack it grew to: 4 KiB once a
+// message's handling has grown it, where the wait needs less than the 2 KiB a new goroutine
+// starts with.
+func (c *wsConn) read() {
+	if c.readMessage() {
+		go c.read()
+		return
 	}
+	c.mu.Lock()
+	c.stopped = true
+	c.timer.Stop()
+	c.mu.Unlock()
+	c.stopShutdown()
+	// The client closed, or the connection broke: nothing to say.
+	c.closing.Store(true)
+	c.cancel()
+	c.work.Wait()
+	_ = c.ws.CloseNow()
+	c.ended()
+}
+
+// readMessage waits for the client's next message and handles it; false once the connection
+// is to end.
+func (c *wsConn) readMessage() (more bool) {
+	defer func() {
+		// No request's panic recovery is above this goroutine: a panic would end the process.
+		if p := recover(); p != nil {
+			c.t.log.ErrorContext(c.ctx, "connection panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			more = false
+		}
+	}()
+	if c.awaitInput() != nil {
+		return false
+	}
+	// Not c.ctx: every end of it closes the connection, which ends the read, and a read
+	// under a context that can end would leave a registration on it for as long as the
+	// connection lasts idle.
+	_, data, err := c.ws.Read(context.Background())
+	if err != nil {
+		return false
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	if code, reason := c.receive(data); code != 0 {
+		c.close(code, reason)
+		return false
+	}
+	return true
 }
 
 // close ends the connection with a close handshake once the messages written before are
@@ -254,6 +303,7 @@ func (c *wsConn) close(code websocket.StatusCode, reason string) {
 	c.writeMu.Lock()
 	c.readGate.Lock()
 	closing := c.closing.Swap(true)
+	c.unpark() // the handshake reads the client's close frame through the buffer
 	c.readGate.Unlock()
 	c.writeMu.Unlock()
 	if closing {
@@ -290,12 +340,30 @@ func (c *wsConn) awaitInput() error {
 		<-c.closed
 		return errClosing
 	}
-	pending := c.buffered != nil && c.buffered.Buffered() > 0
-	c.readGate.Unlock()
-	if pending {
+	if c.buffered != nil && c.buffered.Buffered() > 0 {
+		c.readGate.Unlock()
 		return nil
 	}
-	return c.readable()
+	// Emptied, the buffer is given up while the connection is idle: every idle
+	// connection would hold it, for the few messages a client sends.
+	if c.buffered != nil {
+		*c.buffered = bufio.Reader{}
+		c.parked = true
+	}
+	c.readGate.Unlock()
+	err := c.readable()
+	c.readGate.Lock()
+	c.unpark()
+	c.readGate.Unlock()
+	return err
+}
+
+// unpark gives the reader its buffer back, if it gave it up. c.readGate must be held.
+func (c *wsConn) unpark() {
+	if c.parked {
+		*c.buffered = *bufio.NewReaderSize(c.conn, wsReadBuffer)
+		c.parked = false
+	}
 }
 
 // tick closes a connection that has not sent connection_init within the init timeout; after
@@ -303,10 +371,10 @@ func (c *wsConn) awaitInput() error {
 // two.
 func (c *wsConn) tick() {
 	c.mu.Lock()
-	initialised, ended := c.initialised, c.ended
+	initialised, stopped := c.initialised, c.stopped
 	c.mu.Unlock()
 	switch {
-	case ended:
+	case stopped:
 		return
 	case !initialised:
 		c.close(closeInitTimeout, "Connection initialisation timeout")
@@ -319,7 +387,7 @@ func (c *wsConn) tick() {
 	}
 	if c.send(nil, pingMessage) {
 		c.mu.Lock()
-		if !c.ended {
+		if !c.stopped {
 			c.timer.Reset(c.t.pingInterval)
 		}
 		c.mu.Unlock()
@@ -489,8 +557,8 @@ type wsOperation struct {
 	completed atomic.Bool
 
 	mu sync.Mutex
-	// next is a subscription's response function, nil until it is set up; stop ends its
-	// execution.
+	// next is a subscription's response function, nil until it is set up; stop is what
+	// dispatch returned with it (cancel ends a subscription).
 	next func() *graphql.Response
 	stop context.CancelFunc
 	// notices are those next has not yet been called for; pulling says a goroutine is

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -668,6 +670,121 @@ func TestWebSocketMessagesLargerThanItsBuffers(t *testing.T) {
 	if got, want := readWS(t, c), `{"id":"q","type":"complete"}`; got != want {
 		t.Fatalf("got %s, want %s", got, want)
 	}
+}
+
+// A client may send its first messages right behind its upgrade request, before the
+// handshake's response: what the server read ahead with the request is read as messages,
+// whether it fits the connection's read buffer or not, and so is what the client sends
+// once the connection has been idle.
+func TestWebSocketMessagesSentWithTheUpgradeRequestAreRead(t *testing.T) {
+	const (
+		init  = `{"type":"connection_init"}`
+		query = `{ stores { totalCount } }`
+	)
+	tests := []struct {
+		name    string
+		comment int // the length of a comment in the early subscribe's query
+	}{
+		{"within the read buffer", 0},
+		{"beyond the read buffer", 2 * wsReadBuffer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, srv := streamServer(t, config.Config{})
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			_ = conn.SetDeadline(time.Now().Add(waitLimit))
+			subscribe := func(id, comment string) string {
+				q, _ := json.Marshal(comment + query)
+				return `{"id":"` + id + `","type":"subscribe","payload":{"query":` + string(q) + `}}`
+			}
+			comment := ""
+			if tt.comment > 0 {
+				comment = "#" + strings.Repeat("c", tt.comment) + "\n"
+			}
+			upgrade := "GET /graphql HTTP/1.1\r\nHost: " + srv.Listener.Addr().String() +
+				"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13" +
+				"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: " + wsSubprotocol + "\r\n\r\n"
+			early := append([]byte(upgrade), clientFrame(init)...)
+			early = append(early, clientFrame(subscribe("early", comment))...)
+			if _, err := conn.Write(early); err != nil {
+				t.Fatal(err)
+			}
+			r := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("the handshake's status is %d, want 101", resp.StatusCode)
+			}
+			want := []string{`{"type":"connection_ack"}`,
+				`{"id":"early","type":"next","payload":{"data":{"stores":{"totalCount":0}}}}`,
+				`{"id":"early","type":"complete"}`}
+			if got := serverMessages(t, r, len(want)); !slices.Equal(got, want) {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+			if _, err := conn.Write(clientFrame(subscribe("late", ""))); err != nil {
+				t.Fatal(err)
+			}
+			want = []string{`{"id":"late","type":"next","payload":{"data":{"stores":{"totalCount":0}}}}`,
+				`{"id":"late","type":"complete"}`}
+			if got := serverMessages(t, r, len(want)); !slices.Equal(got, want) {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// clientFrame is msg as a client's text frame: masked, with a mask of zeros that leaves the
+// payload as it is.
+func clientFrame(msg string) []byte {
+	frame := []byte{0x81}
+	switch n := len(msg); {
+	case n < 126:
+		frame = append(frame, 0x80|byte(n))
+	default:
+		frame = append(frame, 0x80|126, byte(n>>8), byte(n))
+	}
+	frame = append(frame, 0, 0, 0, 0)
+	return append(frame, msg...)
+}
+
+// serverMessages reads n unfragmented text frames from the server, skipping pings.
+func serverMessages(t *testing.T, r *bufio.Reader, n int) []string {
+	t.Helper()
+	var got []string
+	for len(got) < n {
+		var head [2]byte
+		if _, err := io.ReadFull(r, head[:]); err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		size := int(head[1] & 0x7f)
+		switch size {
+		case 126:
+			var ext [2]byte
+			if _, err := io.ReadFull(r, ext[:]); err != nil {
+				t.Fatal(err)
+			}
+			size = int(ext[0])<<8 | int(ext[1])
+		case 127:
+			t.Fatalf("after %q: a frame of 64 KiB or more", got)
+		}
+		payload := make([]byte, size)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			t.Fatal(err)
+		}
+		if head[0] != 0x81 {
+			t.Fatalf("after %q: a frame whose first byte is %#x: %q", got, head[0], payload)
+		}
+		if string(payload) != `{"type":"ping"}` {
+			got = append(got, string(payload))
+		}
+	}
+	return got
 }
 
 // A WebSocket's request lasts as long as its connection, though its handler has returned:
