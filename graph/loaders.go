@@ -28,9 +28,12 @@ type loaders struct {
 	mu          sync.Mutex
 	storeGroups map[int64]*group // store id -> the store page it was listed in
 	itemGroups  map[int64]*group // item id -> the item page it was listed in
+	ownerGroups map[int64]*group // user id -> the store page it owns a store of
 	known       map[int64]bool   // store ids primed into stores
 	itemPages   map[argsKey]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]
 	itemCounts  map[argsKey]*dataloadgen.Loader[int64, int]
+	storePages  map[argsKey]*dataloadgen.Loader[int64, storage.Page[*storage.Store]]
+	storeCounts map[argsKey]*dataloadgen.Loader[int64, int]
 	done        map[groupKey]func() error // one sync.OnceValue per batched load
 
 	// replay and replayCount are what the fast path's root field and the root connection's
@@ -89,9 +92,12 @@ func (l *loaders) init() {
 		l.users = dataloadgen.NewMappedLoader(l.db.GetUsers, dataloadgen.WithWait(batchWait))
 		l.storeGroups = map[int64]*group{}
 		l.itemGroups = map[int64]*group{}
+		l.ownerGroups = map[int64]*group{}
 		l.known = map[int64]bool{}
 		l.itemPages = map[argsKey]*dataloadgen.Loader[int64, storage.Page[*storage.Item]]{}
 		l.itemCounts = map[argsKey]*dataloadgen.Loader[int64, int]{}
+		l.storePages = map[argsKey]*dataloadgen.Loader[int64, storage.Page[*storage.Store]]{}
+		l.storeCounts = map[argsKey]*dataloadgen.Loader[int64, int]{}
 		l.done = map[groupKey]func() error{}
 	})
 }
@@ -107,8 +113,17 @@ func loadersFor(ctx context.Context) *loaders {
 	return ctx.Value(loadersKey{}).(*loaders)
 }
 
-// addStorePage registers a page of stores as siblings and primes the store loader.
+// addStorePage registers a page of stores, and their owners, as siblings and primes the
+// store loader. A store or owner keeps the first group it was listed in: its siblings there
+// may already be loading its nested fields, and a later group's load would run again for it.
 func (l *loaders) addStorePage(stores []*storage.Store) {
+	l.addStores(stores, true)
+}
+
+// addStores is addStorePage, with owners as siblings only if withOwners: the stores of a
+// batch of users are one page for what is nested in them, but their owners are those users,
+// who are being resolved as a batch of their own.
+func (l *loaders) addStores(stores []*storage.Store, withOwners bool) {
 	l.init()
 	g := &group{storeIDs: make([]int64, len(stores))}
 	owners := map[int64]bool{}
@@ -119,8 +134,13 @@ func (l *loaders) addStorePage(stores []*storage.Store) {
 		if s.OwnerID != nil && !owners[*s.OwnerID] {
 			owners[*s.OwnerID] = true
 			g.ownerIDs = append(g.ownerIDs, *s.OwnerID)
+			if withOwners && l.ownerGroups[*s.OwnerID] == nil {
+				l.ownerGroups[*s.OwnerID] = g
+			}
 		}
-		l.storeGroups[s.ID] = g
+		if l.storeGroups[s.ID] == nil {
+			l.storeGroups[s.ID] = g
+		}
 		l.known[s.ID] = true
 		l.stores.Prime(s.ID, s)
 	}
@@ -235,7 +255,7 @@ func (l *loaders) user(ctx context.Context, id int64) (*storage.User, error) {
 // items returns one store's page of items.
 func (l *loaders) items(ctx context.Context, storeID int64, f storage.ItemFilter, o storage.Order, p storage.PageArgs) (storage.Page[*storage.Item], error) {
 	l.init()
-	return byStore(ctx, l, l.itemPages, "Store.items", pageKey(f, o, p), storeID,
+	return byParent(ctx, l, l.itemPages, l.storeGroups, storesOf, "Store.items", pageKey(f, o, p), storeID,
 		func(ctx context.Context, ids []int64) (map[int64]storage.Page[*storage.Item], error) {
 			return l.db.ListItemsByStore(ctx, ids, f, o, p)
 		})
@@ -244,29 +264,62 @@ func (l *loaders) items(ctx context.Context, storeID int64, f storage.ItemFilter
 // itemCount counts one store's items that match f.
 func (l *loaders) itemCount(ctx context.Context, storeID int64, f storage.ItemFilter) (int, error) {
 	l.init()
-	return byStore(ctx, l, l.itemCounts, "ItemConnection.totalCount", filterKey(f), storeID,
+	return byParent(ctx, l, l.itemCounts, l.storeGroups, storesOf, "ItemConnection.totalCount", filterKey(f), storeID,
 		func(ctx context.Context, ids []int64) (map[int64]int, error) {
 			return l.db.CountItemsByStore(ctx, ids, f)
 		})
 }
 
-// byStore returns one store's value of a read that fetch does for many stores at once. A
-// store listed in a page is served by one fetch for its whole sibling group; a lone store by
-// the loader for these arguments (args), which batches whatever lone stores ask together.
-func byStore[V any](ctx context.Context, l *loaders, loaders map[argsKey]*dataloadgen.Loader[int64, V], field string, args argsKey, storeID int64,
-	fetch func(context.Context, []int64) (map[int64]V, error)) (V, error) {
+// ownedStores returns one user's page of the stores it owns. The pages of a batch are one
+// page of stores for what is nested in them (their items, their owners).
+func (l *loaders) ownedStores(ctx context.Context, userID int64, p storage.PageArgs) (storage.Page[*storage.Store], error) {
+	l.init()
+	return byParent(ctx, l, l.storePages, l.ownerGroups, ownersOf, "User.stores", pageKey(storage.ItemFilter{}, storage.Order{}, p), userID,
+		func(ctx context.Context, ids []int64) (map[int64]storage.Page[*storage.Store], error) {
+			pages, err := l.db.ListStoresByOwner(ctx, ids, storage.StoreFilter{}, storage.Order{}, p)
+			if err != nil {
+				return nil, err
+			}
+			var all []*storage.Store
+			for _, id := range ids {
+				all = append(all, pages[id].Rows...)
+			}
+			l.addStores(all, false)
+			return pages, nil
+		})
+}
+
+// ownedStoreCount counts one user's stores that match f.
+func (l *loaders) ownedStoreCount(ctx context.Context, userID int64, f storage.StoreFilter) (int, error) {
+	l.init()
+	return byParent(ctx, l, l.storeCounts, l.ownerGroups, ownersOf, "User.stores.totalCount", argsKey{nameContains: optionalOf(f.NameContains)}, userID,
+		func(ctx context.Context, ids []int64) (map[int64]int, error) {
+			return l.db.CountStoresByOwner(ctx, ids, f)
+		})
+}
+
+// storesOf and ownersOf are the parents a group lists: its stores, or their owners.
+func storesOf(g *group) []int64 { return g.storeIDs }
+func ownersOf(g *group) []int64 { return g.ownerIDs }
+
+// byParent returns one parent's value of a read that fetch does for many parents at once. A
+// parent listed in a group (groups maps a parent's id to it; siblings picks the group's
+// parents of this kind) is served by one fetch for the whole group; a lone parent by the
+// loader for these arguments (args), which batches whatever lone parents ask together.
+func byParent[V any](ctx context.Context, l *loaders, loaders map[argsKey]*dataloadgen.Loader[int64, V], groups map[int64]*group,
+	siblings func(*group) []int64, field string, args argsKey, id int64, fetch func(context.Context, []int64) (map[int64]V, error)) (V, error) {
 	l.mu.Lock()
 	loader, ok := loaders[args]
 	if !ok {
 		loader = dataloadgen.NewMappedLoader(fetch, dataloadgen.WithWait(batchWait))
 		loaders[args] = loader
 	}
-	g := l.storeGroups[storeID]
+	g := groups[id]
 	l.mu.Unlock()
 
 	if g != nil {
 		err := l.loadGroup(groupKey{field: field, args: args, g: g}, func() error {
-			values, err := fetch(ctx, g.storeIDs)
+			values, err := fetch(ctx, siblings(g))
 			for id, v := range values {
 				loader.Prime(id, v)
 			}
@@ -277,11 +330,11 @@ func byStore[V any](ctx context.Context, l *loaders, loaders map[argsKey]*datalo
 			return zero, err
 		}
 	}
-	return loader.Load(ctx, storeID)
+	return loader.Load(ctx, id)
 }
 
-// argsKey is the arguments of a per-store read as a map key; the store id is left out, since
-// it is the key within the loader. Its fields are the arguments' values, compared as they
+// argsKey is the arguments of a per-parent read as a map key; the parent's id is left out,
+// since it is the key within the loader. Its fields are the arguments' values, compared as they
 // are: nothing is formatted, so a key costs what its arguments cost to copy.
 type argsKey struct {
 	nameContains, after, before optional[string]

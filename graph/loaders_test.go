@@ -66,16 +66,30 @@ func (c *catalogue) query(t *testing.T, query string) (map[string]any, int64) {
 	return resp.Data, info.Statements
 }
 
+// statementCount is a query and the number of SQL statements it is to run.
+type statementCount struct {
+	name  string
+	query string
+	want  int64
+}
+
+func (c *catalogue) checkStatements(t *testing.T, tests []statementCount) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, got := c.query(t, tt.query); got != tt.want {
+				t.Fatalf("%d statements, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestNestedQueriesRunAFixedNumberOfStatements(t *testing.T) {
 	for _, b := range storagetest.Backends {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			c := newCatalogue(t, b.New(t))
-			tests := []struct {
-				name  string
-				query string
-				want  int64
-			}{
+			tests := []statementCount{
 				{"stores, their items, and the items' stores",
 					`{ stores(first: 50) { nodes { items(first: 10) { nodes { store { name } } } } } }`, 2},
 				{"with totalCount at both levels",
@@ -108,13 +122,7 @@ func TestNestedQueriesRunAFixedNumberOfStatements(t *testing.T) {
 				{"items with their stores",
 					`{ items(first: 100) { nodes { name store { name } } } }`, 2},
 			}
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					if _, got := c.query(t, tt.query); got != tt.want {
-						t.Fatalf("%d statements, want %d", got, tt.want)
-					}
-				})
-			}
+			c.checkStatements(t, tests)
 		})
 	}
 }
@@ -192,6 +200,88 @@ func TestLoneParentsAreBatchedAndLinedUp(t *testing.T) {
 				if got != want {
 					t.Fatalf("s%d = %s, want %s", i, got, want)
 				}
+			}
+		})
+	}
+}
+
+// owners is a database of five users with three stores each ("Store <user>-<i>"), two
+// items in every store, and a store of nobody's ("Other <user>-<i>") after each user's.
+func owners(t *testing.T, url string) (*catalogue, []int64) {
+	t.Helper()
+	ctx := context.Background()
+	db := newTestDB(t, url)
+	var users []int64
+	for u := range 5 {
+		user, err := db.CreateUser(ctx, fmt.Sprintf("owner%d@example.com", u), "not a real hash")
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, user.ID)
+	}
+	for i := range 3 {
+		for u, id := range users {
+			for _, store := range []struct {
+				name string
+				by   storage.Actor
+			}{{"Store", storage.Actor{UserID: id}}, {"Other", adminActor}} {
+				s, err := db.CreateStore(ctx, store.by, fmt.Sprintf("%s %d-%d", store.name, u, i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j := range 2 {
+					if _, err := db.CreateItem(ctx, adminActor, storage.ItemInput{Name: fmt.Sprintf("Item %d-%d-%d", u, i, j), Price: 1, StoreID: s.ID}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	return &catalogue{handler: as(admin, NewHandler(db, discardLog(), Options{}))}, users
+}
+
+func TestUsersStoresRunAFixedNumberOfStatements(t *testing.T) {
+	for _, b := range storagetest.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			c, users := owners(t, b.New(t))
+			var ids []string
+			for _, id := range users {
+				ids = append(ids, `"`+model.GlobalID(userType, id)+`"`)
+			}
+			tests := []statementCount{
+				{"the stores of the stores' owners, with their items",
+					`{ stores(first: 30) { nodes { owner { stores(first: 2) { nodes { name items(first: 1) { nodes { name } } } } } } } }`, 4},
+				{"with totalCount",
+					`{ stores(first: 30) { nodes { owner { stores(first: 2) { totalCount nodes { name } } } } } }`, 4},
+				{"after a cursor, with hasPreviousPage",
+					`{ stores(first: 30) { nodes { owner { stores(first: 1, after: "eyJmIjoiSUQiLCJpIjoxfQ") { pageInfo { hasPreviousPage } nodes { name } } } } } }`, 4},
+				{"users by id, and their stores' owners' stores",
+					`{ nodes(ids: [` + strings.Join(ids, ", ") + `]) { ... on User { stores { nodes { owner { stores(first: 1) { nodes { name } } } } } } } }`, 4},
+			}
+			c.checkStatements(t, tests)
+		})
+	}
+}
+
+func TestUsersStoresLineUpWithTheirUsers(t *testing.T) {
+	for _, b := range storagetest.Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			c, _ := owners(t, b.New(t))
+			data, _ := c.query(t, `{ stores(first: 6) { nodes { name owner { email stores(last: 2) { totalCount nodes { name } } } } } }`)
+			got, _ := json.Marshal(data)
+			var want strings.Builder
+			want.WriteString(`{"stores":{"nodes":[`)
+			for u := range 3 {
+				if u > 0 {
+					want.WriteString(",")
+				}
+				fmt.Fprintf(&want, `{"name":"Store %d-0","owner":{"email":"owner%d@example.com","stores":{"nodes":[{"name":"Store %d-1"},{"name":"Store %d-2"}],"totalCount":3}}},{"name":"Other %d-0","owner":null}`, u, u, u, u, u)
+			}
+			want.WriteString(`]}}`)
+			if string(got) != want.String() {
+				t.Fatalf("got  %s\nwant %s", got, want.String())
 			}
 		})
 	}

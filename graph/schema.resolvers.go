@@ -220,6 +220,9 @@ func (r *storeResolver) Items(ctx context.Context, obj *storage.Store, first *in
 
 // TotalCount is the resolver for the totalCount field.
 func (r *storeConnectionResolver) TotalCount(ctx context.Context, obj *model.StoreConnection) (int, error) {
+	if owner := obj.Filter.OwnerID; owner != nil {
+		return loadersFor(ctx).ownedStoreCount(ctx, *owner, obj.Filter)
+	}
 	return replayCount(ctx, obj, func() (int, error) { return r.DB.CountStores(ctx, obj.Filter) })
 }
 
@@ -249,11 +252,10 @@ func (r *userResolver) Role(ctx context.Context, obj *storage.User) (model.Role,
 
 // Stores is the resolver for the stores field.
 func (r *userResolver) Stores(ctx context.Context, obj *storage.User, first *int, after *string, last *int, before *string) (*model.StoreConnection, error) {
-	page, err := r.DB.ListStores(ctx, storage.StoreFilter{OwnerID: &obj.ID}, storage.Order{}, r.pageArgs(ctx, first, after, last, before))
+	page, err := loadersFor(ctx).ownedStores(ctx, obj.ID, r.pageArgs(ctx, first, after, last, before))
 	if err != nil {
 		return nil, err
 	}
-	loadersFor(ctx).addStorePage(page.Rows)
 	return &model.StoreConnection{Page: page, Filter: storage.StoreFilter{OwnerID: &obj.ID}}, nil
 }
 

@@ -78,72 +78,113 @@ func (db *DB) ListItemsByStore(ctx context.Context, storeIDs []int64, filter Ite
 	if err != nil {
 		return nil, err
 	}
-	l := listing{table: "items", columns: itemColumns, keys: itemKeys, order: order, page: page, filter: where}
+	return pagesByParent[Item](ctx, db, itemsOfStores, storeIDs, where, order, page)
+}
+
+// ListStoresByOwner returns, for each user id, the page that ListStores would return with
+// filter.OwnerID set to that id; filter.OwnerID itself is ignored. The pages come from one
+// statement, whatever the number of users. A user without stores gets an empty page.
+func (db *DB) ListStoresByOwner(ctx context.Context, ownerIDs []int64, filter StoreFilter, order Order, page PageArgs) (map[int64]Page[*Store], error) {
+	filter.OwnerID = nil
+	where, err := filter.where()
+	if err != nil {
+		return nil, err
+	}
+	return pagesByParent[Store](ctx, db, storesOfOwners, ownerIDs, where, order, page)
+}
+
+// children is a table whose rows are read a page per parent: the parent's id is in the
+// column parent, which leads an index for each of the table's orders (keys).
+type children struct {
+	table, columns, parent string
+	keys                   []sortKey
+	what                   string // for errors: "items by store"
+}
+
+var (
+	itemsOfStores  = children{table: "items", columns: itemColumns, parent: "store_id", keys: itemKeys, what: "items by store"}
+	storesOfOwners = children{table: "stores", columns: storeColumns, parent: "owner_id", keys: storeKeys, what: "stores by owner"}
+)
+
+// child is a row of children: it names its parent.
+type child interface {
+	row
+	parentID() int64
+}
+
+// pagesByParent reads a page of c for each parent in parentIDs, in one statement (two when
+// the far side of a cursor is asked for).
+func pagesByParent[T any, PT interface {
+	*T
+	child
+}](ctx context.Context, db *DB, c children, parentIDs []int64, where conditions, order Order, page PageArgs) (map[int64]Page[PT], error) {
+	l := listing{table: c.table, columns: c.columns, keys: c.keys, order: order, page: page, filter: where}
 	sk, err := l.resolve()
 	if err != nil {
 		return nil, err
 	}
 
-	rows, err := queryRows[Item](ctx, db, db.pagesByStoreStatement(storeIDs, where, sk))
+	rows, err := queryRows[T, PT](ctx, db, db.pagesByParentStatement(c, parentIDs, where, sk))
 	if err != nil {
-		return nil, fmt.Errorf("list items by store: %w", classify(ctx, err))
+		return nil, fmt.Errorf("list %s: %w", c.what, classify(ctx, err))
 	}
 
 	beyond := map[int64]bool{}
-	if c, reverse := sk.farSide(page); c != nil {
-		var found []storeCount
-		if err := db.repo.FindAll(ctx, &found, db.beyondByStoreStatement(storeIDs, where, sk, c, reverse).query()); err != nil {
-			return nil, fmt.Errorf("list items by store: %w", classify(ctx, err))
+	if cur, reverse := sk.farSide(page); cur != nil {
+		var found []parentCount
+		if err := db.repo.FindAll(ctx, &found, db.beyondByParentStatement(c, parentIDs, where, sk, cur, reverse).query()); err != nil {
+			return nil, fmt.Errorf("list %s: %w", c.what, classify(ctx, err))
 		}
 		for _, f := range found {
-			beyond[f.StoreID] = true
+			beyond[f.ParentID] = true
 		}
 	}
 
-	// The rows come ordered by store: each store's are one run.
-	byStore := map[int64][]Item{}
+	// The rows come ordered by parent: each parent's are one run.
+	byParent := map[int64][]T{}
 	for start := 0; start < len(rows); {
+		parent := PT(&rows[start]).parentID()
 		end := start + 1
-		for end < len(rows) && rows[end].StoreID == rows[start].StoreID {
+		for end < len(rows) && PT(&rows[end]).parentID() == parent {
 			end++
 		}
-		byStore[rows[start].StoreID] = rows[start:end]
+		byParent[parent] = rows[start:end]
 		start = end
 	}
-	pages := make(map[int64]Page[*Item], len(storeIDs))
-	for _, id := range storeIDs {
-		pages[id] = buildPage[Item](byStore[id], sk, beyond[id])
+	pages := make(map[int64]Page[PT], len(parentIDs))
+	for _, id := range parentIDs {
+		pages[id] = buildPage[T, PT](byParent[id], sk, beyond[id])
 	}
 	return pages, nil
 }
 
-// pagesByStoreStatement selects a page of items for each store in one statement.
-func (db *DB) pagesByStoreStatement(storeIDs []int64, where conditions, sk seek) *statement {
+// pagesByParentStatement selects a page of c for each parent in one statement.
+func (db *DB) pagesByParentStatement(c children, parentIDs []int64, where conditions, sk seek) *statement {
 	st := db.statement()
 	if db.dialect == Postgres {
-		// A lateral subquery per store seeks that store's (store_id, key, id) index and stops
-		// after one page, however many items the store has.
-		st.write("SELECT i.* FROM ")
-		st.idTable(storeIDs)
-		st.write(" CROSS JOIN LATERAL (SELECT ", itemColumns, " FROM items WHERE store_id = s.sid")
+		// A lateral subquery per parent seeks that parent's (parent, key, id) index and stops
+		// after one page, however many rows the parent has.
+		st.write("SELECT c.* FROM ")
+		st.idTable(parentIDs)
+		st.write(" CROSS JOIN LATERAL (SELECT ", c.columns, " FROM ", c.table, " WHERE ", c.parent, " = s.sid")
 		where.write(st)
 		sk.writeBounds(st)
-		st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1), ") AS i ORDER BY i.store_id, ",
-			strings.TrimPrefix(sk.orderBy("i."), " ORDER BY "))
+		st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1), ") AS c ORDER BY c.", c.parent, ", ",
+			strings.TrimPrefix(sk.orderBy("c."), " ORDER BY "))
 		return st
 	}
-	// SQLite has no LATERAL. A correlated IN (… LIMIT) runs once per store and seeks the same
-	// index for one page's ids; numbering every matching row with row_number() would read
-	// each store's items to the end. CROSS JOIN is SQLite's way to fix the join order: store
-	// ids outside, items looked up by rowid. Left to choose, the planner scanned every item
-	// and ran the subquery again for each (bench/run's nested scenario fell to 4 req/s).
-	st.write("SELECT ", qualify("i.", itemColumns), " FROM ")
-	st.idTable(storeIDs)
-	st.write(" CROSS JOIN items i WHERE i.id IN (SELECT id FROM items WHERE store_id = s.sid")
+	// SQLite has no LATERAL. A correlated IN (… LIMIT) runs once per parent and seeks the
+	// same index for one page's ids; numbering every matching row with row_number() would
+	// read each parent's rows to the end. CROSS JOIN is SQLite's way to fix the join order:
+	// parent ids outside, rows looked up by rowid. Left to choose, the planner scanned every
+	// item and ran the subquery again for each (bench/run's nested scenario fell to 4 req/s).
+	st.write("SELECT ", qualify("c.", c.columns), " FROM ")
+	st.idTable(parentIDs)
+	st.write(" CROSS JOIN ", c.table, " c WHERE c.id IN (SELECT id FROM ", c.table, " WHERE ", c.parent, " = s.sid")
 	where.write(st)
 	sk.writeBounds(st)
-	st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1), ") ORDER BY i.store_id, ",
-		strings.TrimPrefix(sk.orderBy("i."), " ORDER BY "))
+	st.write(sk.orderBy(""), " LIMIT ", strconv.Itoa(sk.limit+1), ") ORDER BY c.", c.parent, ", ",
+		strings.TrimPrefix(sk.orderBy("c."), " ORDER BY "))
 	return st
 }
 
@@ -152,22 +193,22 @@ func qualify(qualifier, columns string) string {
 	return qualifier + strings.ReplaceAll(columns, ", ", ", "+qualifier)
 }
 
-// beyondByStoreStatement selects the stores with at least one item on the far side of cursor
-// c: one probe of the store's index each, so that a cursor deep into a large store costs
-// what one near its start does (a count would read every row up to the cursor).
-func (db *DB) beyondByStoreStatement(storeIDs []int64, where conditions, sk seek, c *cursor, reverse bool) *statement {
-	st := db.statement().write("SELECT s.sid AS store_id, 1 AS n FROM ")
-	st.idTable(storeIDs)
-	st.write(" WHERE EXISTS (SELECT 1 FROM items WHERE store_id = s.sid")
+// beyondByParentStatement selects the parents with at least one row on the far side of
+// cursor cur: one probe of the parent's index each, so that a cursor deep into a large parent
+// costs what one near its start does (a count would read every row up to the cursor).
+func (db *DB) beyondByParentStatement(c children, parentIDs []int64, where conditions, sk seek, cur *cursor, reverse bool) *statement {
+	st := db.statement().write("SELECT s.sid AS parent_id, 1 AS n FROM ")
+	st.idTable(parentIDs)
+	st.write(" WHERE EXISTS (SELECT 1 FROM ", c.table, " WHERE ", c.parent, " = s.sid")
 	where.write(st)
-	st.write(" AND ", sk.compare(st, c, reverse, true), ")")
+	st.write(" AND ", sk.compare(st, cur, reverse, true), ")")
 	return st
 }
 
-// storeCount is one row of a count grouped by store.
-type storeCount struct {
-	StoreID int64 `db:"store_id"`
-	N       int   `db:"n"`
+// parentCount is one row of a count grouped by parent.
+type parentCount struct {
+	ParentID int64 `db:"parent_id"`
+	N        int   `db:"n"`
 }
 
 // CountItemsByStore counts, for each store id, the items that match filter in that store;
@@ -178,20 +219,36 @@ func (db *DB) CountItemsByStore(ctx context.Context, storeIDs []int64, filter It
 	if err != nil {
 		return nil, err
 	}
-	st := db.statement()
-	st.write("SELECT store_id, count(*) AS n FROM items WHERE ", st.inSet("store_id", storeIDs))
-	where.write(st)
-	st.write(" GROUP BY store_id")
-	var rows []storeCount
-	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
-		return nil, fmt.Errorf("count items by store: %w", classify(ctx, err))
+	return countByParent(ctx, db, itemsOfStores, storeIDs, where)
+}
+
+// CountStoresByOwner counts, for each user id, the stores that match filter among that
+// user's; filter.OwnerID is ignored. One grouped COUNT serves all users.
+func (db *DB) CountStoresByOwner(ctx context.Context, ownerIDs []int64, filter StoreFilter) (map[int64]int, error) {
+	filter.OwnerID = nil
+	where, err := filter.where()
+	if err != nil {
+		return nil, err
 	}
-	counts := make(map[int64]int, len(storeIDs))
-	for _, id := range storeIDs {
+	return countByParent(ctx, db, storesOfOwners, ownerIDs, where)
+}
+
+// countByParent counts, for each parent, its rows of c that match where; 0 for none.
+func countByParent(ctx context.Context, db *DB, c children, parentIDs []int64, where conditions) (map[int64]int, error) {
+	st := db.statement()
+	st.write("SELECT ", c.parent, " AS parent_id, count(*) AS n FROM ", c.table, " WHERE ", st.inSet(c.parent, parentIDs))
+	where.write(st)
+	st.write(" GROUP BY ", c.parent)
+	var rows []parentCount
+	if err := db.repo.FindAll(ctx, &rows, st.query()); err != nil {
+		return nil, fmt.Errorf("count %s: %w", c.what, classify(ctx, err))
+	}
+	counts := make(map[int64]int, len(parentIDs))
+	for _, id := range parentIDs {
 		counts[id] = 0
 	}
 	for _, r := range rows {
-		counts[r.StoreID] = r.N
+		counts[r.ParentID] = r.N
 	}
 	return counts, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"slices"
 	"testing"
 
 	"github.com/storegraph/storegraph/storage"
@@ -55,8 +54,8 @@ func TestListItemsByStoreMatchesOneListingPerStore(t *testing.T) {
 							if err != nil {
 								t.Fatal(err)
 							}
-							if !samePage(got[id], want) {
-								t.Fatalf("store %d:\nbatch  %s\nsingle %s", id, describe(got[id]), describe(want))
+							if got, want := pageOf(got[id], itemID), pageOf(want, itemID); got != want {
+								t.Fatalf("store %d:\nbatch  %s\nsingle %s", id, got, want)
 							}
 						}
 					})
@@ -82,6 +81,70 @@ func TestCountItemsByStoreGivesZeroForStoresWithoutItems(t *testing.T) {
 	})
 }
 
+func TestListStoresByOwnerMatchesOneListingPerOwner(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		many := storage.Actor{UserID: mustUser(t, db, "many@example.com").ID}
+		few := storage.Actor{UserID: mustUser(t, db, "few@example.com").ID}
+		none := mustUser(t, db, "none@example.com").ID
+		// Interleaved, and beside stores of nobody, so that each owner's stores are not one run of ids.
+		for i := range 12 {
+			mustOwnedStore(t, db, many, fmt.Sprintf("Many %c", 'L'-i))
+			if i%4 == 0 {
+				mustOwnedStore(t, db, few, fmt.Sprintf("Few %d", i))
+				mustStore(t, db, fmt.Sprintf("Nobody's %d", i))
+			}
+		}
+		ownerIDs := []int64{many.UserID, few.UserID, none}
+		for _, field := range []string{"ID", "NAME", "CREATED_AT"} {
+			for _, dir := range []storage.SortDirection{storage.Ascending, storage.Descending} {
+				order := storage.Order{Field: field, Direction: dir}
+				byOrder, err := db.ListStores(ctx, storage.StoreFilter{OwnerID: &many.UserID}, order, storage.PageArgs{First: ptr(12)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cursor := byOrder.Cursor(5)
+				for _, tc := range []struct {
+					name   string
+					args   storage.PageArgs
+					filter storage.StoreFilter
+				}{
+					{"first 4", storage.PageArgs{First: ptr(4)}, storage.StoreFilter{}},
+					{"last 4", storage.PageArgs{Last: ptr(4)}, storage.StoreFilter{}},
+					{"first 4 after", storage.PageArgs{First: ptr(4), After: &cursor}, storage.StoreFilter{}},
+					{"last 2 before", storage.PageArgs{Last: ptr(2), Before: &cursor}, storage.StoreFilter{}},
+					{"filtered", storage.PageArgs{First: ptr(3)}, storage.StoreFilter{NameContains: ptr("y")}},
+				} {
+					t.Run(fmt.Sprintf("%s %s %s", field, dir, tc.name), func(t *testing.T) {
+						got, err := db.ListStoresByOwner(ctx, ownerIDs, tc.filter, order, tc.args)
+						if err != nil {
+							t.Fatal(err)
+						}
+						for _, id := range ownerIDs {
+							f := tc.filter
+							f.OwnerID = &id
+							want, err := db.ListStores(ctx, f, order, tc.args)
+							if err != nil {
+								t.Fatal(err)
+							}
+							if got, want := pageOf(got[id], storeID), pageOf(want, storeID); got != want {
+								t.Fatalf("owner %d:\nbatch  %s\nsingle %s", id, got, want)
+							}
+						}
+					})
+				}
+			}
+		}
+		counts, err := db.CountStoresByOwner(ctx, append(ownerIDs, 424242), storage.StoreFilter{NameContains: ptr("a")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[int64]int{many.UserID: 12, few.UserID: 0, none: 0, 424242: 0}; !reflect.DeepEqual(counts, want) {
+			t.Fatalf("counts = %v, want %v", counts, want)
+		}
+	})
+}
+
 func TestGetStoresLeavesOutMissingIDs(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
 		a := mustStore(t, db, "A")
@@ -96,19 +159,14 @@ func TestGetStoresLeavesOutMissingIDs(t *testing.T) {
 	})
 }
 
-func samePage(a, b storage.Page[*storage.Item]) bool {
-	return slices.Equal(ids(a.Rows), ids(b.Rows)) && slices.Equal(cursors(a), cursors(b)) &&
-		a.HasNextPage == b.HasNextPage && a.HasPreviousPage == b.HasPreviousPage
-}
-
-func describe(p storage.Page[*storage.Item]) string {
-	return fmt.Sprintf("ids=%v next=%v prev=%v", ids(p.Rows), p.HasNextPage, p.HasPreviousPage)
-}
-
-func cursors(p storage.Page[*storage.Item]) []string {
-	out := make([]string, len(p.Rows))
-	for i := range p.Rows {
-		out[i] = p.Cursor(i)
+// pageOf is what a page is compared by: its rows' ids, their cursors and its flags.
+func pageOf[T any](p storage.Page[T], id func(T) int64) string {
+	ids, cursors := make([]int64, len(p.Rows)), make([]string, len(p.Rows))
+	for i, r := range p.Rows {
+		ids[i], cursors[i] = id(r), p.Cursor(i)
 	}
-	return out
+	return fmt.Sprintf("ids=%v cursors=%v next=%v prev=%v", ids, cursors, p.HasNextPage, p.HasPreviousPage)
 }
+
+func itemID(it *storage.Item) int64  { return it.ID }
+func storeID(s *storage.Store) int64 { return s.ID }

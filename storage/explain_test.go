@@ -80,14 +80,27 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		{"pages of items for many stores", func() *statement {
 			_, sk := seekFor("PRICE", 20, false)
 			sk.leading = nil
-			return db.pagesByStoreStatement([]int64{1, 2, 3, 4, 5}, nil, sk)
+			return db.pagesByParentStatement(itemsOfStores, []int64{1, 2, 3, 4, 5}, nil, sk)
 		}, "items_store_id_price_cents_id"},
 		{"items of many stores beyond a cursor", func() *statement {
 			l, sk := seekFor("PRICE", 20, true)
 			sk.leading = nil
 			c, reverse := sk.farSide(l.page)
-			return db.beyondByStoreStatement([]int64{1, 2, 3, 4, 5}, nil, sk, c, reverse)
+			return db.beyondByParentStatement(itemsOfStores, []int64{1, 2, 3, 4, 5}, nil, sk, c, reverse)
 		}, "items_store_id_price_cents_id"},
+		{"pages of stores for many owners", func() *statement {
+			first := 20
+			l := listing{table: "stores", columns: storeColumns, keys: storeKeys, page: PageArgs{First: &first}}
+			sk, _ := l.resolve()
+			return db.pagesByParentStatement(storesOfOwners, []int64{1, 2, 3, 4, 5}, nil, sk)
+		}, "stores_owner_id_id"},
+		{"stores of many owners beyond a cursor", func() *statement {
+			first, after := 20, encodeCursor(storeKeys[0], &Store{ID: 2500})
+			l := listing{table: "stores", columns: storeColumns, keys: storeKeys, page: PageArgs{First: &first, After: &after}}
+			sk, _ := l.resolve()
+			c, reverse := sk.farSide(l.page)
+			return db.beyondByParentStatement(storesOfOwners, []int64{1, 2, 3, 4, 5}, nil, sk, c, reverse)
+		}, "stores_owner_id_id"},
 		{"stores by name", func() *statement {
 			first := 20
 			l := listing{table: "stores", columns: storeColumns, keys: storeKeys, order: Order{Field: "NAME"}, page: PageArgs{First: &first}}
@@ -128,10 +141,10 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	}
 }
 
-// TestSQLiteNestedPagesSeekEachStore asks SQLite's planner how it runs the statement behind
-// nested pages: store ids outside, each page's items found by rowid, never a scan of every
-// item (which, with the subquery run again per item, made nested reads 15 times slower).
-func TestSQLiteNestedPagesSeekEachStore(t *testing.T) {
+// TestSQLiteNestedPagesSeekEachParent asks SQLite's planner how it runs the statements behind
+// nested pages: parent ids outside, each page's rows found by rowid, never a scan of every
+// row (which, with the subquery run again per item, made nested reads 15 times slower).
+func TestSQLiteNestedPagesSeekEachParent(t *testing.T) {
 	ctx := context.Background()
 	db := openMigrated(t, storagetest.NewSQLite(t))
 	for _, sql := range []string{
@@ -141,6 +154,12 @@ func TestSQLiteNestedPagesSeekEachStore(t *testing.T) {
 		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2000)
 		 INSERT INTO items (store_id, name, name_key, price_cents, created_at, updated_at)
 		 SELECT 1 + n % 20, 'Item ' || n, 'item ' || n, n % 500, '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM g`,
+		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20)
+		 INSERT INTO users (email, email_key, password_hash, role, created_at, updated_at)
+		 SELECT 'u' || n || '@example.com', 'u' || n || '@example.com', 'x', 'USER', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM g`,
+		`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 2000)
+		 INSERT INTO stores (name, name_key, owner_id, created_at, updated_at)
+		 SELECT 'Owned ' || n, 'owned ' || n, 1 + n % 20, '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM g`,
 	} {
 		if _, _, err := db.repo.Exec(ctx, sql); err != nil {
 			t.Fatal(err)
@@ -153,34 +172,42 @@ func TestSQLiteNestedPagesSeekEachStore(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, field := range []string{"ID", "NAME", "PRICE", "CREATED_AT"} {
-			t.Run(fmt.Sprintf("%s analyzed %v", field, analyzed), func(t *testing.T) {
-				first := 20
-				l := listing{table: "items", columns: itemColumns, keys: itemKeys, order: Order{Field: field}, page: PageArgs{First: &first}}
-				sk, err := l.resolve()
-				if err != nil {
-					t.Fatal(err)
-				}
-				st := db.pagesByStoreStatement([]int64{1, 2, 3, 4, 5}, nil, sk)
-				rows, err := db.sql.QueryContext(ctx, "EXPLAIN QUERY PLAN "+st.sql.String(), st.args...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer rows.Close()
-				var plan []string
-				for rows.Next() {
-					var id, parent, unused int
-					var detail string
-					if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+		for _, tc := range []struct {
+			c      children
+			fields []string
+		}{
+			{itemsOfStores, []string{"ID", "NAME", "PRICE", "CREATED_AT"}},
+			{storesOfOwners, []string{"ID", "NAME", "CREATED_AT"}},
+		} {
+			for _, field := range tc.fields {
+				t.Run(fmt.Sprintf("%s by %s analyzed %v", tc.c.what, field, analyzed), func(t *testing.T) {
+					first := 20
+					l := listing{table: tc.c.table, columns: tc.c.columns, keys: tc.c.keys, order: Order{Field: field}, page: PageArgs{First: &first}}
+					sk, err := l.resolve()
+					if err != nil {
 						t.Fatal(err)
 					}
-					plan = append(plan, detail)
-				}
-				joined := strings.Join(plan, "\n")
-				if !strings.Contains(joined, "SEARCH i USING INTEGER PRIMARY KEY") || slices.ContainsFunc(plan, func(d string) bool { return strings.HasPrefix(d, "SCAN i") }) {
-					t.Fatalf("plan does not look up each page's items by rowid:\n%s\n%s", st.sql.String(), joined)
-				}
-			})
+					st := db.pagesByParentStatement(tc.c, []int64{1, 2, 3, 4, 5}, nil, sk)
+					rows, err := db.sql.QueryContext(ctx, "EXPLAIN QUERY PLAN "+st.sql.String(), st.args...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer rows.Close()
+					var plan []string
+					for rows.Next() {
+						var id, parent, unused int
+						var detail string
+						if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+							t.Fatal(err)
+						}
+						plan = append(plan, detail)
+					}
+					joined := strings.Join(plan, "\n")
+					if !strings.Contains(joined, "SEARCH c USING INTEGER PRIMARY KEY") || slices.ContainsFunc(plan, func(d string) bool { return strings.HasPrefix(d, "SCAN c") }) {
+						t.Fatalf("plan does not look up each page's rows by rowid:\n%s\n%s", st.sql.String(), joined)
+					}
+				})
+			}
 		}
 	}
 }

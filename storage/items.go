@@ -36,6 +36,8 @@ func (i *Item) Price() float64 { return float64(i.PriceCents) / 100 }
 
 func (i *Item) rowID() int64 { return i.ID }
 
+func (i *Item) parentID() int64 { return i.StoreID }
+
 func (i *Item) sortValue(column string) any {
 	switch column {
 	case "name_key":

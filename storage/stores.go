@@ -24,6 +24,14 @@ func (Store) Table() string { return "stores" }
 
 func (s *Store) rowID() int64 { return s.ID }
 
+// parentID is the store's owner (0 for none): a user's stores are read a page per user.
+func (s *Store) parentID() int64 {
+	if s.OwnerID == nil {
+		return 0
+	}
+	return *s.OwnerID
+}
+
 func (s *Store) sortValue(column string) any {
 	switch column {
 	case "name_key":
