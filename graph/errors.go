@@ -24,7 +24,8 @@ const (
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 	// CodeUnsupportedMediaType refuses a POST body that is not application/json.
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
-	// CodeNotAcceptable refuses an Accept header that allows no JSON response (406).
+	// CodeNotAcceptable refuses an Accept header that allows no JSON response, and a
+	// subscription asked for as one JSON response (406).
 	CodeNotAcceptable = "NOT_ACCEPTABLE"
 	// CodeBadRequest refuses what is not a GraphQL-over-HTTP request: a body that is not a
 	// JSON object, a missing query, a parameter of the wrong type, a batch (400).

@@ -45,6 +45,10 @@ func TestHandlerRefusesRequestsNoTransportTakes(t *testing.T) {
 			`{"data":{"__typename":"Query"}}`},
 		{"POST JSON with a malformed parameter is 415", post("application/json; charset", `{"query":"{ __typename }"}`), 415, "",
 			`{"errors":[{"extensions":{"code":"UNSUPPORTED_MEDIA_TYPE"},"message":"Send GraphQL requests as Content-Type: application/json."}]}`},
+		{"POST subscription is 406", post("application/json", `{"query":"subscription { storeEvents { kind } }"}`), 406, "",
+			`{"errors":[{"extensions":{"code":"NOT_ACCEPTABLE"},"message":"Subscriptions stream their events: send this request with Accept: text/event-stream (preferred to JSON), or over a WebSocket (graphql-transport-ws)."}]}`},
+		{"GET subscription is 406", get("subscription { storeEvents { kind } }"), 406, "",
+			`{"errors":[{"extensions":{"code":"NOT_ACCEPTABLE"},"message":"Subscriptions stream their events: send this request with Accept: text/event-stream (preferred to JSON), or over a WebSocket (graphql-transport-ws)."}]}`},
 		{"PUT is 405", httptest.NewRequest(http.MethodPut, "/graphql", nil), 405, "GET, POST",
 			`{"errors":[{"extensions":{"code":"METHOD_NOT_ALLOWED"},"message":"Use GET for queries or POST."}]}`},
 	}

@@ -96,6 +96,12 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}{resp.Errors, resp.Extensions})
 		return
 	}
+	if opCtx.Operation.Operation == ast.Subscription {
+		// One JSON response cannot carry a stream: executed, the subscription would wait for
+		// its first event until the request timed out, and answer null.
+		writeErrorAs(w, r, mediaType, http.StatusNotAcceptable, subscriptionNeedsStreamMessage, CodeNotAcceptable)
+		return
+	}
 	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
 		// GET must stay safe to repeat and cache. The document was parsed (through the query
 		// cache) to find the operation; refuse a mutation with the method that works.
@@ -118,6 +124,9 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	writeResponse(w, mediaType, responses(ctx))
 }
+
+// subscriptionNeedsStreamMessage refuses a subscription asked for as one JSON response.
+const subscriptionNeedsStreamMessage = "Subscriptions stream their events: send this request with Accept: text/event-stream (preferred to JSON), or over a WebSocket (graphql-transport-ws)."
 
 // writeUnavailable answers a request whose context ended before it was executed.
 func writeUnavailable(w http.ResponseWriter, r *http.Request, mediaType string) {
