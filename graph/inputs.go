@@ -127,7 +127,10 @@ func (r *Resolver) nodeReaders() map[string]func(context.Context, []int64) (map[
 	return map[string]func(context.Context, []int64) (map[int64]model.Node, error){
 		storeType: asNodes(r.DB.GetStores),
 		itemType:  asNodes(r.DB.GetItems),
-		userType:  asNodes(r.DB.GetUsers),
+		userType: asNodes(func(ctx context.Context, ids []int64) (map[int64]*storage.User, error) {
+			loadersFor(ctx).addUsers(ids)
+			return r.DB.GetUsers(ctx, ids)
+		}),
 	}
 }
 

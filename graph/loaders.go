@@ -146,6 +146,20 @@ func (l *loaders) addStores(stores []*storage.Store, withOwners bool) {
 	}
 }
 
+// addUsers registers users asked for together (by nodes) as siblings for loading their
+// stores, unless a page of stores made them siblings before.
+func (l *loaders) addUsers(ids []int64) {
+	l.init()
+	g := &group{ownerIDs: ids}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		if l.ownerGroups[id] == nil {
+			l.ownerGroups[id] = g
+		}
+	}
+}
+
 // addItemPage registers a page of items as siblings for loading their stores.
 func (l *loaders) addItemPage(items []*storage.Item) {
 	l.init()
