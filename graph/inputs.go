@@ -124,14 +124,35 @@ func (r *Resolver) nodes(ctx context.Context, field string, ids []string) ([]mod
 // nodeReaders read the objects of each type with a global ID by row id, one statement per
 // type: a type that implements Node is added here.
 func (r *Resolver) nodeReaders() map[string]func(context.Context, []int64) (map[int64]model.Node, error) {
+	// The objects asked for together are siblings for their nested fields, as a page's are:
+	// each nested field is then one statement for all of them, whenever each is resolved.
 	return map[string]func(context.Context, []int64) (map[int64]model.Node, error){
-		storeType: asNodes(r.DB.GetStores),
-		itemType:  asNodes(r.DB.GetItems),
+		storeType: asNodes(func(ctx context.Context, ids []int64) (map[int64]*storage.Store, error) {
+			stores, err := r.DB.GetStores(ctx, ids)
+			loadersFor(ctx).addStorePage(found(ids, stores))
+			return stores, err
+		}),
+		itemType: asNodes(func(ctx context.Context, ids []int64) (map[int64]*storage.Item, error) {
+			items, err := r.DB.GetItems(ctx, ids)
+			loadersFor(ctx).addItemPage(found(ids, items))
+			return items, err
+		}),
 		userType: asNodes(func(ctx context.Context, ids []int64) (map[int64]*storage.User, error) {
 			loadersFor(ctx).addUsers(ids)
 			return r.DB.GetUsers(ctx, ids)
 		}),
 	}
+}
+
+// found is the rows of ids that byID holds, in the order of ids.
+func found[T any](ids []int64, byID map[int64]*T) []*T {
+	rows := make([]*T, 0, len(byID))
+	for _, id := range ids {
+		if row, ok := byID[id]; ok {
+			rows = append(rows, row)
+		}
+	}
+	return rows
 }
 
 // asNodes turns a batch read of one entity into a batch read of Nodes.
