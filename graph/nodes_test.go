@@ -46,6 +46,10 @@ func TestNodesFetchObjectsOfEveryTypeByGlobalIDInOneStatementPerType(t *testing.
 					`{"nodes":[{"items":{"nodes":[{"name":"a1"},{"name":"a2"},{"name":"a3"}]}},{"items":{"nodes":[]}}]}`},
 				{"items by id, their stores in one statement", `{ nodes(ids: ["{item}", "` + item2 + `"]) { ... on Item { store { name } } } }`, 2,
 					`{"nodes":[{"store":{"name":"Alpha"}},{"store":{"name":"Alpha"}}]}`},
+				{"the same store twice, its items once each", `{ nodes(ids: ["{alpha}", "{alpha}"]) { ... on Store { items(first: 2) { nodes { name } } } } }`, 2,
+					`{"nodes":[{"items":{"nodes":[{"name":"a1"},{"name":"a2"}]}},{"items":{"nodes":[{"name":"a1"},{"name":"a2"}]}}]}`},
+				{"the same user twice, its stores once each", `{ nodes(ids: ["{user}", "{user}"]) { ... on User { stores { nodes { name } } } } }`, 2,
+					`{"nodes":[{"stores":{"nodes":[{"name":"Alpha"}]}},{"stores":{"nodes":[{"name":"Alpha"}]}}]}`},
 				{"no ids", `{ nodes(ids: []) { id } }`, 0, `{"nodes":[]}`},
 				{"the same id twice", `{ nodes(ids: ["{beta}", "{beta}"]) { id } }`, 1, `{"nodes":[{"id":"{beta}"},{"id":"{beta}"}]}`},
 			}

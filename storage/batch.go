@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -118,6 +119,8 @@ func pagesByParent[T any, PT interface {
 	*T
 	child
 }](ctx context.Context, db *DB, c children, parentIDs []int64, where conditions, order Order, page PageArgs) (map[int64]Page[PT], error) {
+	// Each parent once: a parent named twice would have its rows twice in its run.
+	parentIDs = slices.Compact(slices.Sorted(slices.Values(parentIDs)))
 	l := listing{table: c.table, columns: c.columns, keys: c.keys, order: order, page: page, filter: where}
 	sk, err := l.resolve()
 	if err != nil {

@@ -145,6 +145,41 @@ func TestListStoresByOwnerMatchesOneListingPerOwner(t *testing.T) {
 	})
 }
 
+func TestBatchPagesReadAParentNamedTwiceOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		owner := storage.Actor{UserID: mustUser(t, db, "owner@example.com").ID}
+		store := mustOwnedStore(t, db, owner, "Owned")
+		mustOwnedStore(t, db, owner, "Owned too")
+		for _, name := range []string{"a", "b", "c"} {
+			mustItem(t, db, store.ID, name, 1)
+		}
+		args := storage.PageArgs{First: ptr(2)}
+		items, err := db.ListItemsByStore(ctx, []int64{store.ID, store.ID}, storage.ItemFilter{}, storage.Order{}, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantItems, err := db.ListItems(ctx, storage.ItemFilter{StoreID: &store.ID}, storage.Order{}, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := pageOf(items[store.ID], itemID), pageOf(wantItems, itemID); got != want {
+			t.Fatalf("items:\nbatch  %s\nsingle %s", got, want)
+		}
+		stores, err := db.ListStoresByOwner(ctx, []int64{owner.UserID, owner.UserID}, storage.StoreFilter{}, storage.Order{}, storage.PageArgs{First: ptr(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStores, err := db.ListStores(ctx, storage.StoreFilter{OwnerID: &owner.UserID}, storage.Order{}, storage.PageArgs{First: ptr(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := pageOf(stores[owner.UserID], storeID), pageOf(wantStores, storeID); got != want {
+			t.Fatalf("stores:\nbatch  %s\nsingle %s", got, want)
+		}
+	})
+}
+
 func TestGetStoresLeavesOutMissingIDs(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
 		a := mustStore(t, db, "A")
