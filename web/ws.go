@@ -183,10 +183,9 @@ type wsConn struct {
 	buffered *bufio.Reader
 	readable func() error
 	// readGate orders the reader's look at its buffer before the reads of a close handshake
-	// begun by another goroutine: closing is set under it first. Under it too, parked says
-	// the buffer's memory is given up while the reader waits, empty, for the client.
+	// begun by another goroutine: closing is set under it first. Under it too, the buffer
+	// is given up while the reader waits, empty, for the client (see unpark).
 	readGate sync.Mutex
-	parked   bool
 	// closed is closed once a close that was begun has ended the connection.
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -340,16 +339,13 @@ func (c *wsConn) awaitInput() error {
 		<-c.closed
 		return errClosing
 	}
-	if c.buffered != nil && c.buffered.Buffered() > 0 {
+	if c.buffered.Buffered() > 0 {
 		c.readGate.Unlock()
 		return nil
 	}
 	// Emptied, the buffer is given up while the connection is idle: every idle
 	// connection would hold it, for the few messages a client sends.
-	if c.buffered != nil {
-		*c.buffered = bufio.Reader{}
-		c.parked = true
-	}
+	*c.buffered = bufio.Reader{}
 	c.readGate.Unlock()
 	err := c.readable()
 	c.readGate.Lock()
@@ -358,11 +354,11 @@ func (c *wsConn) awaitInput() error {
 	return err
 }
 
-// unpark gives the reader its buffer back, if it gave it up. c.readGate must be held.
+// unpark gives the reader its buffer back, if it gave it up (a reader given up has none).
+// c.readGate must be held.
 func (c *wsConn) unpark() {
-	if c.parked {
+	if c.buffered.Size() == 0 {
 		*c.buffered = *bufio.NewReaderSize(c.conn, wsReadBuffer)
-		c.parked = false
 	}
 }
 
