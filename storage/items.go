@@ -269,7 +269,7 @@ func (db *DB) UpdateItem(ctx context.Context, actor Actor, id int64, patch ItemP
 		return nil, err
 	}
 	var it Item
-	err := db.readThenWrite(ctx, &it, rel.Eq("id", id), func(ctx context.Context) (bool, error) {
+	err := db.readThenWrite(ctx, &it, rel.Eq("id", id), true, func(ctx context.Context) (bool, error) {
 		var dest *Store
 		if patch.StoreID != nil && *patch.StoreID != it.StoreID {
 			var err error

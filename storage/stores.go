@@ -138,7 +138,7 @@ func (db *DB) UpdateStore(ctx context.Context, actor Actor, id int64, name strin
 		return nil, err
 	}
 	var s Store
-	err := db.readThenWrite(ctx, &s, rel.Eq("id", id), func(context.Context) (bool, error) {
+	err := db.readThenWrite(ctx, &s, rel.Eq("id", id), true, func(context.Context) (bool, error) {
 		if !actor.mayChange(s.OwnerID) {
 			return false, errStoreForbidden
 		}

@@ -12,9 +12,11 @@ import (
 // with the row locked from the read on. Without the lock two patches of different fields
 // could each write back the other's stale value, and a row deleted in between would be half
 // updated. An error from change (a refusal) ends the write with nothing written; change
-// runs its own statements on the context it is given, inside the transaction.
-func (db *DB) readThenWrite(ctx context.Context, entity scanned, where rel.FilterQuery, change func(ctx context.Context) (bool, error)) error {
-	return db.write(ctx, func(ctx context.Context) error {
+// runs its own statements on the context it is given, inside the transaction. logged says
+// whether the row is one the change log records (a store or an item): a write of any other
+// wakes no event listener (see writeUnlogged).
+func (db *DB) readThenWrite(ctx context.Context, entity scanned, where rel.FilterQuery, logged bool, change func(ctx context.Context) (bool, error)) error {
+	return db.transact(ctx, func(ctx context.Context) error {
 		if err := db.lockForWrite(ctx, entity, where); err != nil {
 			return err
 		}
@@ -23,7 +25,7 @@ func (db *DB) readThenWrite(ctx context.Context, entity scanned, where rel.Filte
 			return err
 		}
 		return db.repo.Update(ctx, entity)
-	})
+	}, logged, false)
 }
 
 // checkThenDelete reads the row with the given id into entity, locked, and deletes it once

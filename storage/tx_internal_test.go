@@ -36,7 +36,7 @@ func TestReadThenWriteHoldsTheRowAgainstAConcurrentPatch(t *testing.T) {
 			paused := make(chan error, 1)
 			go func() {
 				var row Item
-				paused <- db.readThenWrite(ctx, &row, rel.Eq("id", it.ID), func(context.Context) (bool, error) {
+				paused <- db.readThenWrite(ctx, &row, rel.Eq("id", it.ID), true, func(context.Context) (bool, error) {
 					close(read)
 					<-resume
 					row.PriceCents = 250

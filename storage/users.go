@@ -163,7 +163,7 @@ func (db *DB) PromoteUser(ctx context.Context, email string) (*User, error) {
 // setRole gives the user where selects role, once check (if any) allows it, with the row locked.
 func (db *DB) setRole(ctx context.Context, where rel.FilterQuery, role Role, check func(context.Context, *User, Role) error) (*User, error) {
 	var u User
-	err := db.readThenWrite(ctx, &u, where, func(ctx context.Context) (bool, error) {
+	err := db.readThenWrite(ctx, &u, where, false, func(ctx context.Context) (bool, error) {
 		if check != nil {
 			if err := check(ctx, &u, role); err != nil {
 				return false, err
