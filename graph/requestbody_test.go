@@ -39,6 +39,10 @@ var requestBodies = []struct {
 	{"an unterminated string", `{"query":"\"}`, false},
 	{"a string cut at its escape", `{"query":"\`, false},
 	{"an unterminated object", `{`, false},
+	{"plain variables of every kind", `{"query":"{ a }","variables":{"first":20,"after":null,"on":true,"off":false,"price":-9.99e-1,"id":"gid://storegraph/Item/7"}}`, true},
+	{"a repeated variable", `{"query":"{ a }","variables":{"a":1,"a":"two"}}`, true},
+	{"a number with a leading zero in the variables", `{"query":"{ a }","variables":{"a":01}}`, false},
+	{"a number cut after its point in the variables", `{"query":"{ a }","variables":{"a":1.}}`, false},
 }
 
 // FuzzQuickBodyParamsReadAsBodyParams proves the quick reading of request bodies: whatever it
@@ -77,6 +81,56 @@ func TestQuickBodyParamsTakeWhatClientsSend(t *testing.T) {
 			full, err := decodeBodyParams(raw)
 			if err != nil || !reflect.DeepEqual(quick, full) {
 				t.Fatalf("%s: read quickly as %+v, in full as %+v (%v)", raw, quick, full, err)
+			}
+		})
+	}
+}
+
+// TestFlatObjectsReadAsEncodingJSONReadsThem: an object of plain values is read in one pass
+// into what jsonObject makes of it; any other is left for jsonObject, from where it began.
+func TestFlatObjectsReadAsEncodingJSONReadsThem(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		flat      bool
+	}{
+		{"an ID", `{"id":"gid://storegraph/Item/7"}`, true},
+		{"an empty object", `{}`, true},
+		{"spaces, null and booleans", ` { "first" : 20 , "after" : null , "on" : true , "off" : false } `, true},
+		{"numbers of every form", `{"a":0,"b":-0,"c":1.5,"d":-2e10,"e":3E+2,"f":4e-1,"g":12345678901234567890,"h":10.25}`, true},
+		{"a repeated key: the last wins", `{"a":1,"a":"two"}`, true},
+		{"UTF-8", `{"ünï":"cödé ✓ 😀"}`, true},
+		{"an escape in a value", `{"a":"x\"y"}`, false},
+		{"an escape in a key", `{"a\u0062":1}`, false},
+		{"an object in it", `{"a":{"b":1}}`, false},
+		{"an array in it", `{"a":[1]}`, false},
+		{"a leading zero", `{"a":01}`, false},
+		{"nothing after the point", `{"a":1.}`, false},
+		{"a lone minus", `{"a":-}`, false},
+		{"nothing after the exponent", `{"a":1e}`, false},
+		{"a leading point", `{"a":.5}`, false},
+		{"a plus sign", `{"a":+1}`, false},
+		{"a cut literal", `{"a":nul}`, false},
+		{"a literal run on", `{"a":truex}`, false},
+		{"a trailing comma", `{"a":1,}`, false},
+		{"no colon", `{"a" 1}`, false},
+		{"bytes that are not UTF-8", "{\"a\":\"\xff\"}", false},
+		{"unterminated", `{"a":1`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := bodyScanner{b: []byte(tc.raw)}
+			m, ok := s.flatObject()
+			if ok != tc.flat {
+				t.Fatalf("%s: read flat %v, want %v", tc.raw, ok, tc.flat)
+			}
+			if !ok {
+				if s.i != 0 {
+					t.Errorf("%s: left at %d, want 0", tc.raw, s.i)
+				}
+				return
+			}
+			want, reqErr := jsonObject("variables", []byte(tc.raw))
+			if reqErr != nil || !reflect.DeepEqual(m, want) {
+				t.Errorf("%s: read flat as %#v, by encoding/json as %#v (%v)", tc.raw, m, want, reqErr)
 			}
 		})
 	}
