@@ -82,11 +82,7 @@ func (s *bodyScanner) skipSpace() {
 // next consumes c, after any space.
 func (s *bodyScanner) next(c byte) bool {
 	s.skipSpace()
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
+	return s.optional(c)
 }
 
 func (s *bodyScanner) atEnd() bool {
