@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// The fan-out lives as long as requests do: were it to stop at the signal, its
 	// subscriptions would complete, and clients take a completed subscription for the end
 	// of the stream rather than reconnect elsewhere, as they do on a close with 1001.
-	hub := events.NewHub(db, events.Options{QueueSize: cfg.Streams.QueueSize, Log: log})
+	hub := events.NewHub(db, events.Options{QueueSize: cfg.Streams.QueueSize, Sweep: cfg.Streams.EventSweep, Log: log})
 	go func() {
 		if err := hub.Run(requestCtx); err != nil && requestCtx.Err() == nil {
 			log.Error("event fan-out stopped", "error", err.Error())

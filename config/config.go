@@ -39,6 +39,9 @@ type Streams struct {
 	InitTimeout    time.Duration // WS_INIT_TIMEOUT: connection_init must arrive within it
 	PingInterval   time.Duration // WS_PING_INTERVAL: keep-alive pings (and SSE comments)
 	WriteTimeout   time.Duration // STREAM_WRITE_TIMEOUT: one message's write to a client
+	// EventSweep (EVENT_SWEEP_INTERVAL) is how long a process goes without a wake-up before it
+	// looks at the change log for writes made outside the server, which wake nobody.
+	EventSweep time.Duration
 	// MaxSubscriptionsPerConnection bounds the operations one WebSocket runs at once.
 	MaxSubscriptionsPerConnection int
 	// MaxConnections bounds the WebSocket and SSE connections of the process.
@@ -133,7 +136,8 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// loadStreams reads EVENT_RETENTION, the WS_* and STREAM_* timings and the stream limits.
+// loadStreams reads EVENT_RETENTION, EVENT_SWEEP_INTERVAL, the WS_* and STREAM_* timings and
+// the stream limits.
 func loadStreams(env environment) (Streams, error) {
 	s := Streams{MaxSubscriptionsPerConnection: 100, MaxConnections: 10000, QueueSize: 64}
 	var err error
@@ -144,6 +148,7 @@ func loadStreams(env environment) (Streams, error) {
 		example  string
 	}{
 		{"EVENT_RETENTION", &s.EventRetention, 24 * time.Hour, "24h"},
+		{"EVENT_SWEEP_INTERVAL", &s.EventSweep, time.Second, "1s"},
 		{"WS_INIT_TIMEOUT", &s.InitTimeout, 10 * time.Second, "10s"},
 		{"WS_PING_INTERVAL", &s.PingInterval, 15 * time.Second, "15s"},
 		{"STREAM_WRITE_TIMEOUT", &s.WriteTimeout, 10 * time.Second, "10s"},

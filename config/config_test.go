@@ -217,7 +217,7 @@ func TestLoadAuth(t *testing.T) {
 
 func TestLoadStreams(t *testing.T) {
 	defaults := Streams{EventRetention: 24 * time.Hour, InitTimeout: 10 * time.Second, PingInterval: 15 * time.Second,
-		WriteTimeout: 10 * time.Second, MaxSubscriptionsPerConnection: 100, MaxConnections: 10000, QueueSize: 64}
+		WriteTimeout: 10 * time.Second, EventSweep: time.Second, MaxSubscriptionsPerConnection: 100, MaxConnections: 10000, QueueSize: 64}
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -227,10 +227,13 @@ func TestLoadStreams(t *testing.T) {
 		{"defaults", nil, defaults, ""},
 		{"every variable set", map[string]string{
 			"EVENT_RETENTION": "1h", "WS_INIT_TIMEOUT": "2s", "WS_PING_INTERVAL": "5s", "STREAM_WRITE_TIMEOUT": "3s",
-			"MAX_SUBSCRIPTIONS_PER_CONNECTION": "2", "MAX_STREAM_CONNECTIONS": "7", "SUBSCRIPTION_QUEUE": "1",
+			"EVENT_SWEEP_INTERVAL": "250ms", "MAX_SUBSCRIPTIONS_PER_CONNECTION": "2", "MAX_STREAM_CONNECTIONS": "7",
+			"SUBSCRIPTION_QUEUE": "1",
 		}, Streams{EventRetention: time.Hour, InitTimeout: 2 * time.Second, PingInterval: 5 * time.Second,
-			WriteTimeout: 3 * time.Second, MaxSubscriptionsPerConnection: 2, MaxConnections: 7, QueueSize: 1}, ""},
+			WriteTimeout: 3 * time.Second, EventSweep: 250 * time.Millisecond, MaxSubscriptionsPerConnection: 2,
+			MaxConnections: 7, QueueSize: 1}, ""},
 		{"EVENT_RETENTION without a unit", map[string]string{"EVENT_RETENTION": "24"}, Streams{}, `EVENT_RETENTION="24" is not a positive duration such as 24h`},
+		{"EVENT_SWEEP_INTERVAL of 0s", map[string]string{"EVENT_SWEEP_INTERVAL": "0s"}, Streams{}, `EVENT_SWEEP_INTERVAL="0s" is not a positive duration such as 1s`},
 		{"WS_INIT_TIMEOUT of 0s", map[string]string{"WS_INIT_TIMEOUT": "0s"}, Streams{}, `WS_INIT_TIMEOUT="0s" is not a positive duration such as 10s`},
 		{"MAX_STREAM_CONNECTIONS of 0", map[string]string{"MAX_STREAM_CONNECTIONS": "0"}, Streams{}, `MAX_STREAM_CONNECTIONS="0" is not a whole number of at least 1`},
 		{"SUBSCRIPTION_QUEUE not a number", map[string]string{"SUBSCRIPTION_QUEUE": "many"}, Streams{}, `SUBSCRIPTION_QUEUE="many" is not a whole number of at least 1`},

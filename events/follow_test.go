@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,5 +64,34 @@ func TestHubPassesOverTheLogAtMostOncePerInterval(t *testing.T) {
 	// One pass at the start, one per interval begun, and the last one.
 	if most := int64(elapsed/events.FollowInterval) + 3; l.stamps.Load() > most {
 		t.Errorf("%d commits in %v took %d passes, want at most %d", commits, elapsed, l.stamps.Load(), most)
+	}
+}
+
+// A write made outside the server wakes nobody: the hub finds it when it looks at the log
+// after a sweep interval without a wake-up, whether anyone is subscribed or not.
+func TestWritesNobodyAnnouncedAreFoundAtTheNextSweep(t *testing.T) {
+	l := newMemLog()
+	h := runHub(t, l, events.Options{Sweep: 10 * time.Millisecond})
+	l.writeQuietly(2)
+	waitFor(t, "the hub at the log's end", func() bool { return events.Position(h) == 2 })
+
+	ch := subscribe(t, h, nil, nil)
+	l.writeQuietly(3)
+	if got, want := receive(t, ch, 3), seqs(3, 5); !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// While the log holds nothing new, a sweep is one look and no pass: no stamping statement
+// and no read.
+func TestSweepsOfAQuietLogRunNoPass(t *testing.T) {
+	l := &callCountingLog{memLog: newMemLog()}
+	h := runHub(t, l, events.Options{Sweep: time.Millisecond})
+	subscribe(t, h, nil, nil)
+	waitFor(t, "a first sweep", func() bool { return l.sweepsSinceWrite() >= 1 })
+	stamps, reads := l.stamps.Load(), l.reads.Load()
+	waitFor(t, "three more sweeps", func() bool { return l.sweepsSinceWrite() >= 4 })
+	if s, r := l.stamps.Load(), l.reads.Load(); s != stamps || r != reads {
+		t.Fatalf("three sweeps of a quiet log stamped %d and read %d times, want 0 and 0", s-stamps, r-reads)
 	}
 }

@@ -18,6 +18,7 @@ type Log interface {
 	StampEvents(ctx context.Context) (pending bool, err error)
 	LatestEventSeq(ctx context.Context) (int64, error)
 	EventsPrunedThrough(ctx context.Context) (int64, error)
+	EventsWaiting(ctx context.Context, after int64) (bool, error)
 	ListenEvents(ctx context.Context, wake func()) error
 }
 
@@ -32,6 +33,11 @@ type Options struct {
 	// however many fall behind, they take no more of the database's connections than this,
 	// and leave the rest to writes. The others wait their turn.
 	CatchUpReaders int
+	// Sweep is how long the hub goes without a wake-up before it looks at the log itself
+	// (default 1 s): a write made outside the server (psql, another program, another process
+	// on a SQLite file) is recorded by the database's triggers but wakes nobody, and reaches
+	// the subscribers at the next look. The look is one read, only while no wake-up comes.
+	Sweep time.Duration
 	// Log receives the log's outages and recoveries (default slog.Default()).
 	Log *slog.Logger
 }
@@ -66,6 +72,7 @@ const (
 	DefaultQueueSize      = 64
 	DefaultPageSize       = 256
 	DefaultCatchUpReaders = 2
+	DefaultSweep          = time.Second
 )
 
 // followInterval is the least time between the starts of two passes over the log. Under a
@@ -91,6 +98,9 @@ func NewHub(log Log, o Options) *Hub {
 	}
 	if o.CatchUpReaders <= 0 {
 		o.CatchUpReaders = DefaultCatchUpReaders
+	}
+	if o.Sweep <= 0 {
+		o.Sweep = DefaultSweep
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -121,16 +131,35 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 	// The first pass stamps what committed while nobody was stamping (and a wake-up the
 	// retries above may have taken).
+	sweep := time.NewTimer(h.opts.Sweep)
+	defer sweep.Stop()
 	for {
 		began := time.Now()
 		h.follow(ctx)
-		select {
-		case <-ctx.Done():
+		if !h.await(ctx, sweep) {
 			return nil
-		case <-h.wake:
 		}
 		if !pause(ctx, time.Until(began.Add(followInterval)), nil) {
 			return nil
+		}
+	}
+}
+
+// await waits for a wake-up, or for the log to hold what no wake-up announced, which it
+// looks for each time the sweep interval passes without one. It says false once ctx ends.
+func (h *Hub) await(ctx context.Context, sweep *time.Timer) bool {
+	for {
+		sweep.Reset(h.opts.Sweep)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-h.wake:
+			return true
+		case <-sweep.C:
+			// A failing log is the next pass's to retry and report.
+			if waiting, err := h.log.EventsWaiting(ctx, h.position); waiting || err != nil {
+				return true
+			}
 		}
 	}
 }

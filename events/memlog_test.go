@@ -20,6 +20,7 @@ type memLog struct {
 	err       error
 	failures  int // calls that failed with err
 	listeners map[*func()]struct{}
+	sweeps    int // EventsWaiting calls since the last commit or quiet write
 }
 
 func newMemLog() *memLog { return &memLog{listeners: make(map[*func()]struct{})} }
@@ -28,6 +29,7 @@ func newMemLog() *memLog { return &memLog{listeners: make(map[*func()]struct{})}
 func (l *memLog) commit(n int) {
 	l.mu.Lock()
 	l.unstamped += n
+	l.sweeps = 0
 	wakes := make([]func(), 0, len(l.listeners))
 	for w := range l.listeners {
 		wakes = append(wakes, *w)
@@ -36,6 +38,16 @@ func (l *memLog) commit(n int) {
 	for _, wake := range wakes {
 		wake()
 	}
+}
+
+// writeQuietly records n changes and notifies nobody, as a write made outside the server does.
+func (l *memLog) writeQuietly(n int) { l.set(func() { l.unstamped += n; l.sweeps = 0 }) }
+
+// sweepsSinceWrite is how many times the hub has looked at the log unwoken since the last write.
+func (l *memLog) sweepsSinceWrite() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sweeps
 }
 
 // hold holds stamping back; release lets it go on without notifying anyone, as the abort
@@ -125,6 +137,16 @@ func (l *memLog) EventsPrunedThrough(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return l.pruned, nil
+}
+
+func (l *memLog) EventsWaiting(ctx context.Context, after int64) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweeps++
+	if err := l.failing(); err != nil {
+		return false, err
+	}
+	return l.unstamped > 0 || l.latest > after, nil
 }
 
 // ListenEvents wakes on every commit, and once when it starts, as storage's does on connecting.

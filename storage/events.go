@@ -84,6 +84,28 @@ func (db *DB) latestEventSeqSQL() string {
 	return "SELECT COALESCE(max(id), 0) AS n FROM events"
 }
 
+// EventsWaiting says whether the log holds what a reader at seq after has not read yet:
+// events stamped after it or, on Postgres, committed events still to be stamped. It reads,
+// and writes nothing, so that a reader can look whenever it has not been woken for a while:
+// a write made outside the server (psql, another program, another process on the SQLite
+// file) is recorded by the triggers but sends no wake-up.
+func (db *DB) EventsWaiting(ctx context.Context, after int64) (bool, error) {
+	st := db.statement()
+	if db.dialect == Postgres {
+		// The scan of the unstamped from the stamper's bound is the stamper's own
+		// (migration 20261202050000); an uncommitted event is not seen.
+		st.write("SELECT CASE WHEN c.seq > ", st.arg(after), ` OR EXISTS (SELECT 1 FROM events e
+	WHERE e.seq IS NULL AND e.id >= c.stamped_below) THEN 1 ELSE 0 END AS n FROM event_clock c`)
+	} else {
+		st.write("SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE id > ", st.arg(after), " LIMIT 1) AS later")
+	}
+	n, err := db.count(ctx, st.sql.String(), st.args...)
+	if err != nil {
+		return false, fmt.Errorf("events waiting after %d: %w", after, classify(ctx, err))
+	}
+	return n > 0, nil
+}
+
 // EventsPrunedThrough is the highest seq PruneEvents has removed (0 if none): the log no
 // longer holds every event after a position below it.
 func (db *DB) EventsPrunedThrough(ctx context.Context) (int64, error) {

@@ -265,6 +265,55 @@ func TestReadEventsPagesInSeqOrder(t *testing.T) {
 	})
 }
 
+// EventsWaiting tells a reader at a position whether the log holds more for it: stamped
+// events after it, or committed ones still to be stamped. An uncommitted change is not
+// waiting: the reader could not read it yet.
+func TestEventsWaitingSaysWhetherTheLogHoldsMoreThanAPosition(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		waiting := func(after int64) bool {
+			t.Helper()
+			w, err := db.EventsWaiting(ctx, after)
+			if err != nil {
+				t.Fatalf("events waiting after %d: %v", after, err)
+			}
+			return w
+		}
+		if waiting(0) {
+			t.Fatal("an empty log has events waiting after 0")
+		}
+
+		tx, err := db.Pool().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO stores (name, name_key, created_at, updated_at) VALUES ('Open', 'open', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"); err != nil {
+			t.Fatal(err)
+		}
+		if waiting(0) {
+			t.Error("a change not committed yet is waiting")
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if !waiting(0) {
+			t.Error("a committed change, not stamped yet on Postgres, is not waiting")
+		}
+
+		stampAll(t, db)
+		mustStore(t, db, "Second")
+		stampAll(t, db)
+		for _, tc := range []struct {
+			after int64
+			want  bool
+		}{{0, true}, {1, true}, {2, false}, {3, false}} {
+			if got := waiting(tc.after); got != tc.want {
+				t.Errorf("waiting after %d = %v, want %v", tc.after, got, tc.want)
+			}
+		}
+	})
+}
+
 // A write that fails or is rolled back records nothing, and leaves no hole in the seqs.
 func TestRolledBackWritesLeaveNoEvent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *storage.DB) {
