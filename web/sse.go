@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +37,8 @@ type sseTransport struct {
 	// keepAlive is WS_PING_INTERVAL: a comment line then keeps proxies from timing out an
 	// idle stream. writeTimeout bounds each write; requestTimeout each query and mutation.
 	keepAlive, writeTimeout, requestTimeout time.Duration
+	// log receives the panics of detached streams (see detach).
+	log *slog.Logger
 }
 
 var _ graphql.Transport = (*sseTransport)(nil)
@@ -89,13 +94,24 @@ func (t *sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if !t.streams.enter(w, r) {
 		return
 	}
-	defer t.streams.leave()
+	detached := false
+	defer func() {
+		if !detached {
+			t.streams.leave()
+		}
+	}()
+	// A subscription over HTTP/1 outlives the handler (see detach), on the connection alone:
+	// the response says so, and the client opens another for its next request.
+	detach := errs == nil && opCtx.Operation.Operation == ast.Subscription && r.ProtoMajor == 1
 
-	s := &sseStream{w: w, rc: http.NewResponseController(w), writeTimeout: t.writeTimeout}
+	s := &sseStream{out: responseOutput{w: w, rc: http.NewResponseController(w)}, writeTimeout: t.writeTimeout}
 	h := w.Header()
 	h.Set("Content-Type", mediaEventStream+"; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx would otherwise hold events back
+	if detach {
+		h.Set("Connection", "close")
+	}
 	w.WriteHeader(http.StatusOK)
 	// A comment first: some browsers take the stream as open only once a line arrives.
 	if !s.write(":\n\n") {
@@ -113,24 +129,95 @@ func (t *sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 
-	// A subscription ends with ctx alone, which the producer's end below cancels.
+	if detach {
+		// The request's context ends when the handler returns; the stream's ends when the
+		// client leaves, which the connection's reader sees.
+		ctx = context.WithoutCancel(ctx)
+	}
+	// A subscription ends with ctx alone, which the producer's end cancels.
 	ctx, cancel := context.WithCancel(ctx)
 	next, stop := dispatch(ctx, exec, opCtx, t.requestTimeout)
-	type event struct {
-		result []byte
-		cursor string
+	p := produce(ctx, next, cursors)
+	if detach {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			detached = true
+			t.detach(ctx, r.Context(), conn, s, p, stop, cancel)
+			return
+		}
+		// A ResponseWriter that cannot hand its connection over (a test's recorder): the
+		// handler serves the stream, and ends it when the request ends.
+		defer context.AfterFunc(r.Context(), cancel)()
 	}
+	if panicked, _ := t.serve(ctx, s, p, stop, cancel); panicked != nil {
+		// Recovered on the handler's goroutine (the middleware logs it), where on the
+		// producer's it would end the process.
+		panic(panicked)
+	}
+}
+
+// detach serves a subscription's stream on conn, hijacked from the handler, which returns:
+// parked under every layer of the middleware for as long as the stream lasts, its goroutine
+// would keep a stack of 16 KiB, net/http a goroutine of its own watching the connection, and
+// both their buffers. The request lasts as long all the same: its access log line and its
+// metrics wait for the stream's end (graph.Detach). ctx is the stream's, which cancel ends;
+// req is the request's.
+func (t *sseTransport) detach(ctx, req context.Context, conn net.Conn, s *sseStream, p *producer, stop, cancel context.CancelFunc) {
+	done := graph.Detach(req)
+	s.out = chunkedOutput{conn}
+	// In the distinct connections mode a client sends nothing after its request: a read
+	// ends when it leaves (or, having been told the connection closes, sends anything).
+	go func() {
+		var b [1]byte
+		_, _ = conn.Read(b[:])
+		cancel()
+	}()
+	go func() {
+		defer func() {
+			done()
+			t.streams.leave() // last: CloseStreams returns once the streams are logged
+		}()
+		panicked, stack := t.serve(ctx, s, p, stop, cancel)
+		if panicked != nil {
+			t.log.ErrorContext(req, "operation panicked", "panic", fmt.Sprint(panicked), "stack", string(stack))
+			_ = conn.Close() // a broken response rather than a truncated one
+			return
+		}
+		s.end()
+	}()
+}
+
+// producer runs an operation's response function on a goroutine of its own, handing each
+// response on as an event; events is closed after the last.
+type producer struct {
+	events <-chan sseEvent
+	// panicked is what the response function panicked with, and where; set once events is
+	// closed.
+	panicked any
+	stack    []byte
+}
+
+type sseEvent struct {
+	result []byte
+	cursor string
+}
+
+func produce(ctx context.Context, next func() *graphql.Response, cursors <-chan string) *producer {
 	// Unbuffered: a client that reads slowly makes its subscription lag (and catch up from
 	// the change log) rather than events pile up here.
-	events := make(chan event)
-	var panicked any // what the producer panicked with, once events is closed
+	events := make(chan sseEvent)
+	p := &producer{events: events}
 	go func() {
 		defer close(events)
-		defer func() { panicked = recover() }()
+		defer func() {
+			if p.panicked = recover(); p.panicked != nil {
+				p.stack = debug.Stack()
+			}
+		}()
 		for resp := next(); resp != nil; resp = next() {
 			// Marshalled here: a subscription's response is in gqlgen's buffer, which its
 			// next call overwrites.
-			e := event{result: marshalResult(resp)}
+			e := sseEvent{result: marshalResult(resp)}
 			// A subscription's resolver has put the event's cursor in the slot before the
 			// event itself; a query's response has none.
 			select {
@@ -144,25 +231,28 @@ func (t *sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			}
 		}
 	}()
+	return p
+}
+
+// serve writes p's events, and keep-alive comments between them, until the last (then
+// complete), the client's leaving, a write the client does not take, or the streams'
+// closing. Once it returns nothing executes; it reports what the operation panicked with.
+// ctx is the stream's: cancel ends it.
+func (t *sseTransport) serve(ctx context.Context, s *sseStream, p *producer, stop, cancel context.CancelFunc) (panicked any, stack []byte) {
 	defer func() {
 		stop()
 		cancel()
-		for range events { // nothing executes once Do has returned
+		for range p.events { // nothing executes once serve has returned
 		}
-		if panicked != nil {
-			// Recovered on the handler's goroutine (gqlgen's recovery logs it), where on
-			// the producer's it would end the process.
-			panic(panicked)
-		}
+		panicked, stack = p.panicked, p.stack
 	}()
-
 	keepAlive := time.NewTicker(t.keepAlive)
 	defer keepAlive.Stop()
 	for {
 		select {
-		case e, ok := <-events:
+		case e, ok := <-p.events:
 			if !ok {
-				if panicked == nil {
+				if p.panicked == nil {
 					s.complete()
 				}
 				return
@@ -183,20 +273,54 @@ func (t *sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 }
 
-// sseStream writes events, each under the write timeout and flushed at once.
+// sseStream writes events, each under the write timeout and sent at once.
 type sseStream struct {
-	w            io.Writer
-	rc           *http.ResponseController
+	out          sseOutput
 	writeTimeout time.Duration
 }
 
-// write sends s; false when the client did not take it in time or has gone.
-func (s *sseStream) write(text string) bool {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
-	if _, err := io.WriteString(s.w, text); err != nil {
-		return false
+// sseOutput is where a stream's text goes: the response, or the connection once the
+// stream has it (detach).
+type sseOutput interface {
+	send(text string, deadline time.Time) error
+}
+
+// responseOutput writes to the response, through net/http, which frames it.
+type responseOutput struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (o responseOutput) send(text string, deadline time.Time) error {
+	_ = o.rc.SetWriteDeadline(deadline)
+	if _, err := io.WriteString(o.w, text); err != nil {
+		return err
 	}
-	return s.rc.Flush() == nil
+	return o.rc.Flush()
+}
+
+// chunkedOutput writes to the connection itself, each text a chunk of the response that
+// net/http began with Transfer-Encoding: chunked, in one write.
+type chunkedOutput struct{ conn net.Conn }
+
+func (o chunkedOutput) send(text string, deadline time.Time) error {
+	_ = o.conn.SetWriteDeadline(deadline)
+	_, err := io.WriteString(o.conn, strconv.FormatInt(int64(len(text)), 16)+"\r\n"+text+"\r\n")
+	return err
+}
+
+// write sends text; false when the client did not take it in time or has gone.
+func (s *sseStream) write(text string) bool {
+	return s.out.send(text, time.Now().Add(s.writeTimeout)) == nil
+}
+
+// end finishes a detached stream's response with the last chunk, and closes its connection.
+func (s *sseStream) end() {
+	if o, ok := s.out.(chunkedOutput); ok {
+		_ = o.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+		_, _ = io.WriteString(o.conn, "0\r\n\r\n")
+		_ = o.conn.Close()
+	}
 }
 
 // next sends a next event with result, and its cursor as the event's id if it has one.

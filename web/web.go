@@ -118,6 +118,7 @@ func newStreamTransports(cfg config.Config, streams *streams, signIn bearer) (*w
 	sse := &sseTransport{
 		streams: streams, maxBodyBytes: int64(cfg.Limits.BodyBytes),
 		keepAlive: s.PingInterval, writeTimeout: s.WriteTimeout, requestTimeout: cfg.RequestTimeout,
+		log: signIn.log,
 	}
 	return ws, sse
 }
