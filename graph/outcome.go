@@ -49,3 +49,12 @@ func recordCodes(present graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc 
 		return e
 	}
 }
+
+// OperationRefused reports whether an error has been presented in ctx's request, whose
+// RequestInfo records it: a subscription that its resolver (or its arguments) refused
+// answers with its errors alone and has no stream, for which a transport waiting for
+// delivery notices would wait forever.
+func OperationRefused(ctx context.Context) bool {
+	info := requestInfo(ctx)
+	return info != nil && len(info.ErrorCodes()) > 0
+}

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/storegraph/storegraph/events"
@@ -34,45 +35,26 @@ func subscribe[T any](ctx context.Context, hub *events.Hub, after *string, match
 		return build(e), true
 	}
 	notify := deliveryNotice(ctx)
-	slot := cursorSlot(ctx)
-	if slot == nil {
-		return subscribeHub(ctx, hub, start, convert, notify)
-	}
-	// The transport labels each response with its event's cursor, which it must have before
-	// the value's response: a goroutine notes each cursor, then hands the value on. Only SSE
-	// asks for cursors, and it has one subscription per connection.
-	in, err := subscribeHub(ctx, hub, start, func(e *storage.Event) (sequenced[T], bool) {
-		v, ok := convert(e)
-		return sequenced[T]{seq: e.Seq, v: v}, ok
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	// Room for one: a transport that receives only when noticed receives after the notice,
-	// which follows the send.
-	out := make(chan T, 1)
-	go func() {
-		defer notify()
-		defer close(out)
-		for x := range in {
-			if !noteCursor(ctx, slot, events.EncodeCursor(x.seq)) {
-				return
+	if q := cursorQueue(ctx); q != nil {
+		// The value converted last is the one the hub puts on the channel next, unless the
+		// channel is full (the subscription then lags, and converts it again when it sends
+		// it from the log); the notice after each value is put on the channel queues its
+		// cursor, before the transport hears of it.
+		labelled := convert
+		convert = func(e *storage.Event) (T, bool) {
+			v, ok := labelled(e)
+			if ok {
+				q.converted(e.Seq)
 			}
-			select {
-			case out <- x.v:
-				notify()
-			case <-ctx.Done():
-				return
-			}
+			return v, ok
 		}
-	}()
-	return out, nil
-}
-
-// sequenced is a value with its event's seq.
-type sequenced[T any] struct {
-	seq int64
-	v   T
+		notice := notify
+		notify = func() {
+			q.sent()
+			notice()
+		}
+	}
+	return subscribeHub(ctx, hub, start, convert, notify)
 }
 
 func subscribeHub[T any](ctx context.Context, hub *events.Hub, after *int64, convert func(*storage.Event) (T, bool), notify func()) (<-chan T, error) {
@@ -144,7 +126,7 @@ var itemEvent = builtOnce(func(e *storage.Event) *model.ItemEvent {
 })
 
 type (
-	cursorSlotKey     struct{}
+	cursorsKey        struct{}
 	resumeCursorKey   struct{}
 	deliveryNoticeKey struct{}
 )
@@ -166,29 +148,60 @@ func deliveryNotice(ctx context.Context) func() {
 	return func() {}
 }
 
-// WithEventCursors returns a context whose subscriptions report each event's cursor on the
-// channel before they send the event, so that a streaming transport can label the response
-// to it (SSE's id:). The transport must receive the cursor after each response.
-func WithEventCursors(ctx context.Context) (context.Context, <-chan string) {
-	slot := make(chan string, 1)
-	return context.WithValue(ctx, cursorSlotKey{}, slot), slot
+// WithEventCursors returns a context whose subscriptions keep the cursor of each event they
+// put on their channel, so that a streaming transport can label the response to it (SSE's
+// id:). The transport calls cursor after each response it makes: it is that response's
+// event's cursor, "" for a response to no event. It must not call it concurrently.
+func WithEventCursors(ctx context.Context) (_ context.Context, cursor func() string) {
+	q := &cursors{}
+	return context.WithValue(ctx, cursorsKey{}, q), q.next
 }
 
-// cursorSlot is where the transport that asked for cursors takes them; nil when none did.
-func cursorSlot(ctx context.Context) chan string {
-	slot, _ := ctx.Value(cursorSlotKey{}).(chan string)
-	return slot
+// cursors are the seqs of a subscription's events on its channel, in the channel's order:
+// no more than the channel holds, and one more converted but not yet sent.
+type cursors struct {
+	mu   sync.Mutex
+	last int64 // converted last: the seq of the value the hub is putting on the channel
+	on   []int64
 }
 
-// noteCursor reports cursor to the transport that asked for cursors; false when ctx ended
-// first.
-func noteCursor(ctx context.Context, slot chan<- string, cursor string) bool {
-	select {
-	case slot <- cursor:
-		return true
-	case <-ctx.Done():
-		return false
+func (q *cursors) converted(seq int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.last = seq
+}
+
+// sent queues the cursor of the value just put on the channel; nothing for the notice of
+// the channel's close, which follows no conversion.
+func (q *cursors) sent() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.last != 0 {
+		q.on = append(q.on, q.last)
+		q.last = 0
 	}
+}
+
+// next is the cursor of the value received last: each response's value is the oldest on
+// the channel.
+func (q *cursors) next() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.on) == 0 {
+		return ""
+	}
+	seq := q.on[0]
+	q.on = q.on[1:]
+	if len(q.on) == 0 {
+		q.on = nil // the backing array goes with the backlog
+	}
+	return events.EncodeCursor(seq)
+}
+
+// cursorQueue is the cursors of the transport that asked for them; nil when none did.
+func cursorQueue(ctx context.Context) *cursors {
+	q, _ := ctx.Value(cursorsKey{}).(*cursors)
+	return q
 }
 
 // WithResumeCursor returns a context whose subscriptions start after cursor, whatever their

@@ -95,8 +95,8 @@ func TestAnEventsValueIsBuiltOnceForAllItsSubscribers(t *testing.T) {
 }
 
 // A transport that asked for delivery notices receives once per notice and never waits: one
-// notice per value, with its cursor noted first when it asked for cursors too, and one for
-// the close.
+// notice per value, its cursor kept for the transport when it asked for cursors too, and one
+// for the close.
 func TestSubscriptionsNoticeEachValueAndTheClose(t *testing.T) {
 	for _, withCursors := range []bool{false, true} {
 		t.Run(fmt.Sprint("cursors ", withCursors), func(t *testing.T) {
@@ -110,9 +110,9 @@ func TestSubscriptionsNoticeEachValueAndTheClose(t *testing.T) {
 			notices := make(chan struct{}, 8)
 			ctx, cancel := context.WithCancel(t.Context())
 			ctx = WithDeliveryNotice(ctx, func() { notices <- struct{}{} })
-			var cursors <-chan string
+			var cursor func() string
 			if withCursors {
-				ctx, cursors = WithEventCursors(ctx)
+				ctx, cursor = WithEventCursors(ctx)
 			}
 			ch, err := subscribe(ctx, hub, nil, isStoreEvent, storeEvent)
 			if err != nil {
@@ -144,13 +144,8 @@ func TestSubscriptionsNoticeEachValueAndTheClose(t *testing.T) {
 					t.Fatalf("got %+v, want the event of %q", v, name)
 				}
 				if withCursors {
-					select {
-					case c := <-cursors:
-						if c != v.Cursor {
-							t.Fatalf("cursor %q noted for the event of cursor %q", c, v.Cursor)
-						}
-					default:
-						t.Fatalf("no cursor noted for %q", name)
+					if c := cursor(); c != v.Cursor {
+						t.Fatalf("cursor %q kept for the event of cursor %q", c, v.Cursor)
 					}
 				}
 			}
@@ -168,5 +163,44 @@ func TestSubscriptionsNoticeEachValueAndTheClose(t *testing.T) {
 				t.Fatalf("%d more notices after the close", n)
 			}
 		})
+	}
+}
+
+// A subscription whose channel fills lags and sends the rest from the log: each value still
+// comes with its own cursor, none skipped or given twice.
+func TestEventCursorsStayWithTheirValuesThroughALag(t *testing.T) {
+	db := newTestDB(t, "sqlite::memory:")
+	hub := events.NewHub(db, events.Options{QueueSize: 2, Log: discardLog()})
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hub.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	notices := make(chan struct{}, 64)
+	ctx := WithDeliveryNotice(t.Context(), func() { notices <- struct{}{} })
+	ctx, cursor := WithEventCursors(ctx)
+	ch, err := subscribe(ctx, hub, nil, isStoreEvent, storeEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	for _, name := range names {
+		if _, err := db.CreateStore(ctx, storage.Actor{Admin: true}, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		select {
+		case <-notices:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no notice for %q within 10s", name)
+		}
+		v := <-ch
+		if v.Store == nil || v.Store.Name != name {
+			t.Fatalf("got %+v, want the event of %q", v, name)
+		}
+		if c := cursor(); c != v.Cursor {
+			t.Fatalf("%q: cursor %q kept, want %q", name, c, v.Cursor)
+		}
 	}
 }

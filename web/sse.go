@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -80,7 +81,7 @@ func (t *sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		ctx = graph.WithResumeCursor(ctx, id)
 	}
-	ctx, cursors := graph.WithEventCursors(ctx)
+	ctx, cursor := graph.WithEventCursors(ctx)
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if ctx.Err() != nil {
 		return // the client left while the document was checked
@@ -129,148 +130,190 @@ func (t *sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 
+	if opCtx.Operation.Operation != ast.Subscription {
+		// A query or mutation: one response, within REQUEST_TIMEOUT, cut short at shutdown.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer t.streams.onClose(cancel)()
+		next, stop := dispatch(ctx, exec, opCtx, t.requestTimeout)
+		s.respond(next, stop, cursor)
+		return
+	}
 	if detach {
 		// The request's context ends when the handler returns; the stream's ends when the
 		// client leaves, which the connection's reader sees.
 		ctx = context.WithoutCancel(ctx)
 	}
-	// A subscription ends with ctx alone, which the producer's end cancels.
 	ctx, cancel := context.WithCancel(ctx)
+	sub := &sseSubscription{t: t, s: s, ctx: ctx, cancel: cancel, cursor: cursor, ended: make(chan struct{})}
+	ctx = graph.WithDeliveryNotice(ctx, sub.responses.notice)
 	next, stop := dispatch(ctx, exec, opCtx, t.requestTimeout)
-	p := produce(ctx, next, cursors)
+	if graph.OperationRefused(ctx) {
+		// Refused by its resolver: no stream, only its errors, as a query's.
+		defer cancel()
+		s.respond(next, stop, cursor)
+		return
+	}
 	if detach {
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err == nil {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			detached = true
-			t.detach(ctx, r.Context(), conn, s, p, stop, cancel)
-			return
+			sub.detach(r.Context(), conn)
+		} else {
+			// A ResponseWriter that cannot hand its connection over (a test's recorder):
+			// the stream stays the handler's, and ends with the request.
+			defer context.AfterFunc(r.Context(), cancel)()
 		}
-		// A ResponseWriter that cannot hand its connection over (a test's recorder): the
-		// handler serves the stream, and ends it when the request ends.
+	} else {
 		defer context.AfterFunc(r.Context(), cancel)()
 	}
-	if panicked, _ := t.serve(ctx, s, p, stop, cancel); panicked != nil {
-		// Recovered on the handler's goroutine (the middleware logs it), where on the
-		// producer's it would end the process.
-		panic(panicked)
+	sub.start(next, stop)
+	if detached {
+		return
+	}
+	<-sub.ended
+	if sub.broken {
+		// Part of the answer is out: abort the connection, so that the client sees a
+		// broken response rather than a truncated one (the panic is logged).
+		panic(http.ErrAbortHandler)
 	}
 }
 
-// detach serves a subscription's stream on conn, hijacked from the handler, which returns:
-// parked under every layer of the middleware for as long as the stream lasts, its goroutine
-// would keep a stack of 16 KiB, net/http a goroutine of its own watching the connection, and
-// both their buffers. The request lasts as long all the same: its access log line and its
-// metrics wait for the stream's end (graph.Detach). ctx is the stream's, which cancel ends;
-// req is the request's.
-func (t *sseTransport) detach(ctx, req context.Context, conn net.Conn, s *sseStream, p *producer, stop, cancel context.CancelFunc) {
+// respond sends every response of next, then complete, unless the client stops taking them.
+func (s *sseStream) respond(next func() *graphql.Response, stop context.CancelFunc, cursor func() string) {
+	defer stop()
+	for resp := next(); resp != nil; resp = next() {
+		// Marshalled before the next call, which overwrites a subscription's response.
+		if !s.next(marshalResult(resp), cursor()) {
+			return
+		}
+	}
+	s.complete()
+}
+
+// sseSubscription is a subscription's stream. Its responses are made as its delivery notices
+// come (see noticed), and keep-alive comments between them by a timer: while it waits for its
+// next event it has no goroutine, but, once detached, its connection's reader.
+type sseSubscription struct {
+	t *sseTransport
+	s *sseStream
+	// ctx is the stream's: cancel ends it. cursor labels each response with its event's.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	cursor    func() string
+	responses noticed
+	keepAlive *time.Timer
+	stopClose func() bool // stops the streams' closing from cancelling ctx
+	// end, once detached, ends the response (whole unless broken) and the request.
+	end func(broken bool)
+
+	// mu makes the writes one at a time. broken says a write failed or the operation
+	// panicked, after which nothing more is written; done, that the stream has finished.
+	mu           sync.Mutex
+	broken, done bool
+	ended        chan struct{} // closed once the stream has finished
+}
+
+// detach serves the stream on conn, hijacked from the handler, which returns: parked under
+// every layer of the middleware for as long as the stream lasts, its goroutine would keep a
+// stack of 16 KiB, net/http a goroutine of its own watching the connection, and both their
+// buffers. The request lasts as long all the same: its access log line and its metrics wait
+// for the stream's end (graph.Detach). req is the request's context.
+func (sub *sseSubscription) detach(req context.Context, conn net.Conn) {
 	done := graph.Detach(req)
-	s.out = chunkedOutput{conn}
+	sub.s.out = chunkedOutput{conn}
+	sub.end = func(broken bool) {
+		if !broken {
+			// The last chunk: the response is whole, and the client reconnects if it
+			// wants more.
+			_ = sub.s.out.send("", time.Now().Add(sub.s.writeTimeout))
+		}
+		_ = conn.Close()
+		done()
+		sub.t.streams.leave() // last: CloseStreams returns once the streams are logged
+	}
 	// In the distinct connections mode a client sends nothing after its request: a read
-	// ends when it leaves (or, having been told the connection closes, sends anything).
+	// ends when it leaves (or, told that the connection closes, sends something anyway).
 	go func() {
 		var b [1]byte
 		_, _ = conn.Read(b[:])
-		cancel()
-	}()
-	go func() {
-		defer func() {
-			done()
-			t.streams.leave() // last: CloseStreams returns once the streams are logged
-		}()
-		panicked, stack := t.serve(ctx, s, p, stop, cancel)
-		if panicked != nil {
-			t.log.ErrorContext(req, "operation panicked", "panic", fmt.Sprint(panicked), "stack", string(stack))
-			_ = conn.Close() // a broken response rather than a truncated one
-			return
-		}
-		s.end()
+		sub.cancel()
 	}()
 }
 
-// producer runs an operation's response function on a goroutine of its own, handing each
-// response on as an event; events is closed after the last.
-type producer struct {
-	events <-chan sseEvent
-	// panicked is what the response function panicked with, and where; set once events is
-	// closed.
-	panicked any
-	stack    []byte
+// start hands the subscription to its notices, with the keep-alive timer and the streams'
+// closing, which ends it without complete: the client reconnects, with Last-Event-ID.
+func (sub *sseSubscription) start(next func() *graphql.Response, stop context.CancelFunc) {
+	sub.mu.Lock()
+	sub.keepAlive = time.AfterFunc(sub.t.keepAlive, sub.ping)
+	sub.mu.Unlock()
+	sub.stopClose = sub.t.streams.onClose(sub.cancel)
+	sub.responses.handOver(sub.ctx, sub, next, stop)
 }
 
-type sseEvent struct {
-	result []byte
-	cursor string
-}
-
-func produce(ctx context.Context, next func() *graphql.Response, cursors <-chan string) *producer {
-	// Unbuffered: a client that reads slowly makes its subscription lag (and catch up from
-	// the change log) rather than events pile up here.
-	events := make(chan sseEvent)
-	p := &producer{events: events}
-	go func() {
-		defer close(events)
-		defer func() {
-			if p.panicked = recover(); p.panicked != nil {
-				p.stack = debug.Stack()
-			}
-		}()
-		for resp := next(); resp != nil; resp = next() {
-			// Marshalled here: a subscription's response is in gqlgen's buffer, which its
-			// next call overwrites.
-			e := sseEvent{result: marshalResult(resp)}
-			// A subscription's resolver has put the event's cursor in the slot before the
-			// event itself; a query's response has none.
-			select {
-			case e.cursor = <-cursors:
-			default:
-			}
-			select {
-			case events <- e:
-			case <-ctx.Done():
-				return
-			}
+// ping writes a keep-alive comment, and sets the timer for the next.
+func (sub *sseSubscription) ping() {
+	if sub.write(":\n\n") {
+		sub.mu.Lock()
+		if !sub.done {
+			sub.keepAlive.Reset(sub.t.keepAlive)
 		}
-	}()
-	return p
-}
-
-// serve writes p's events, and keep-alive comments between them, until the last (then
-// complete), the client's leaving, a write the client does not take, or the streams'
-// closing. Once it returns nothing executes; it reports what the operation panicked with.
-// ctx is the stream's: cancel ends it.
-func (t *sseTransport) serve(ctx context.Context, s *sseStream, p *producer, stop, cancel context.CancelFunc) (panicked any, stack []byte) {
-	defer func() {
-		stop()
-		cancel()
-		for range p.events { // nothing executes once serve has returned
-		}
-		panicked, stack = p.panicked, p.stack
-	}()
-	keepAlive := time.NewTicker(t.keepAlive)
-	defer keepAlive.Stop()
-	for {
-		select {
-		case e, ok := <-p.events:
-			if !ok {
-				if p.panicked == nil {
-					s.complete()
-				}
-				return
-			}
-			if !s.next(e.result, e.cursor) {
-				return
-			}
-		case <-keepAlive.C:
-			if !s.write(":\n\n") {
-				return
-			}
-		case <-t.streams.closed():
-			// Ended without complete: the client reconnects, with Last-Event-ID.
-			return
-		case <-ctx.Done():
-			return
-		}
+		sub.mu.Unlock()
 	}
+}
+
+// write sends text, unless the stream has broken or finished; a text the client does not
+// take in time breaks it, and ends it.
+func (sub *sseSubscription) write(text string) bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.broken || sub.done {
+		return false
+	}
+	if !sub.s.write(text) {
+		sub.broken = true
+		sub.cancel()
+		return false
+	}
+	return true
+}
+
+// respond sends the next response, or complete after the last; false once the stream has
+// ended. A panic of the operation's is logged, and breaks the stream off.
+func (sub *sseSubscription) respond(next func() *graphql.Response) (more bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			sub.t.log.ErrorContext(sub.ctx, "operation panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			sub.mu.Lock()
+			sub.broken = true
+			sub.mu.Unlock()
+			more = false
+		}
+	}()
+	resp := next()
+	if resp == nil {
+		// The subscription's own end; at the client's leaving or the streams' closing
+		// (ctx ended), none: the client is to reconnect.
+		if sub.ctx.Err() == nil {
+			sub.write(completeEvent)
+		}
+		return false
+	}
+	return sub.write(nextEvent(marshalResult(resp), sub.cursor()))
+}
+
+// finish ends the stream once its last response is out: nothing is written after.
+func (sub *sseSubscription) finish() {
+	sub.stopClose()
+	sub.cancel()
+	sub.mu.Lock()
+	sub.done = true
+	sub.keepAlive.Stop()
+	broken := sub.broken
+	sub.mu.Unlock()
+	if sub.end != nil {
+		sub.end(broken)
+	}
+	close(sub.ended)
 }
 
 // sseStream writes events, each under the write timeout and sent at once.
@@ -314,28 +357,25 @@ func (s *sseStream) write(text string) bool {
 	return s.out.send(text, time.Now().Add(s.writeTimeout)) == nil
 }
 
-// end finishes a detached stream's response with the last chunk, and closes its connection.
-func (s *sseStream) end() {
-	if o, ok := s.out.(chunkedOutput); ok {
-		_ = o.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
-		_, _ = io.WriteString(o.conn, "0\r\n\r\n")
-		_ = o.conn.Close()
-	}
+// next sends a next event with result, labelled with cursor if it has one.
+func (s *sseStream) next(result []byte, cursor string) bool {
+	return s.write(nextEvent(result, cursor))
 }
 
-// next sends a next event with result, and its cursor as the event's id if it has one.
-func (s *sseStream) next(result []byte, cursor string) bool {
+func (s *sseStream) complete() bool { return s.write(completeEvent) }
+
+// nextEvent is a next event with result, and cursor as the event's id if it has one.
+func nextEvent(result []byte, cursor string) string {
 	var id string
 	if cursor != "" {
 		id = "id: " + cursor + "\n"
 	}
 	// encoding/json writes no line breaks, which would end the data field.
-	return s.write("event: next\n" + id + "data: " + string(result) + "\n\n")
+	return "event: next\n" + id + "data: " + string(result) + "\n\n"
 }
 
-// complete sends the complete event, with the empty data field without which an
-// EventSource does not dispatch it.
-func (s *sseStream) complete() bool { return s.write("event: complete\ndata:\n\n") }
+// completeEvent has the empty data field without which an EventSource does not dispatch it.
+const completeEvent = "event: complete\ndata:\n\n"
 
 // params reads the operation from the URL of a GET or the JSON body of a POST, as
 // graphql-sse does: a malformed request is answered 400, a body of another type 415.

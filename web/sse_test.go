@@ -244,3 +244,66 @@ func TestSSEOnlyForClientsThatPreferIt(t *testing.T) {
 		}
 	}
 }
+
+// An idle SSE subscription over HTTP/1 holds one goroutine, its connection's reader: the
+// handler has returned, and the subscription has a goroutine only while it sends what an
+// event makes. The client's leaving ends the subscription and the reader.
+func TestIdleSSESubscriptionHoldsOnlyItsReader(t *testing.T) {
+	s, srv := streamServer(t, config.Config{})
+	waitForSubscribers(t, s, 0)
+	before, _ := goroutines()
+	holding := func(n int) func() bool {
+		return func() bool { g, _ := goroutines(); return g == before+n }
+	}
+	wait := func(n int, when string) {
+		t.Helper()
+		if !eventually(waitLimit, holding(n)) {
+			g, stacks := goroutines()
+			t.Fatalf("%s: %d goroutines more, want %d:\n%s", when, g-before, n, stacks)
+		}
+	}
+
+	resp := postSSE(t, srv, `{"query":"subscription { storeEvents { store { name } } }"}`)
+	if !resp.Close {
+		t.Error("the stream's response does not say Connection: close")
+	}
+	sse := openSSE(t, resp)
+	waitForSubscribers(t, s, 1)
+	wait(1, "idle")
+
+	createStore(t, s, "Woken")
+	_, data, _ := strings.Cut(sse.nextEvent(t), "\ndata: ")
+	if want := `{"data":{"storeEvents":{"store":{"name":"Woken"}}}}`; data != want {
+		t.Fatalf("got data %q, want %q", data, want)
+	}
+	wait(1, "once the event is sent")
+
+	resp.Body.Close()
+	waitForSubscribers(t, s, 0)
+	wait(0, "once the client has left")
+}
+
+// Over HTTP/2, whose connections carry other requests, a subscription's stream stays with
+// its handler: events arrive, and the client's cancelling the request ends the subscription.
+func TestSSESubscriptionOverHTTP2StaysWithItsHandler(t *testing.T) {
+	s := testStack(t, "sqlite::memory:", config.Config{})
+	srv := httptest.NewUnstartedServer(s)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	t.Cleanup(s.CloseStreams)
+
+	resp := postSSE(t, srv, `{"query":"subscription { storeEvents { store { name } } }"}`)
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the stream came over HTTP/%d, want 2", resp.ProtoMajor)
+	}
+	sse := openSSE(t, resp)
+	waitForSubscribers(t, s, 1)
+	createStore(t, s, "Over HTTP/2")
+	_, data, _ := strings.Cut(sse.nextEvent(t), "\ndata: ")
+	if want := `{"data":{"storeEvents":{"store":{"name":"Over HTTP/2"}}}}`; data != want {
+		t.Fatalf("got data %q, want %q", data, want)
+	}
+	resp.Body.Close()
+	waitForSubscribers(t, s, 0)
+}

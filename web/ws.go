@@ -516,7 +516,7 @@ func (c *wsConn) subscribe(id string, params *graphql.RawParams) (websocket.Stat
 	full := len(c.ops) >= c.t.maxOperations
 	var op *wsOperation
 	if !taken && !full {
-		op = &wsOperation{id: id}
+		op = &wsOperation{c: c, id: id}
 		op.ctx, op.cancel = context.WithCancel(c.opBase)
 		c.ops[id] = op
 	}
@@ -536,15 +536,10 @@ func (c *wsConn) subscribe(id string, params *graphql.RawParams) (websocket.Stat
 	return 0, ""
 }
 
-// wsOperation is one subscribe message's operation.
-//
-// A subscription, once set up, has no goroutine of its own: the resolver's notices (see
-// graph.WithDeliveryNotice) each call for one call of its response function, which then
-// does not block. A goroutine makes those calls, and sends their responses, while notices
-// are due, started when one is due and none is running: one operation's responses go out
-// one at a time, in order. The end of the operation's context is a notice too, whose call
-// returns nil at once and so ends the subscription: it needs no notice from the resolver.
+// wsOperation is one subscribe message's operation. A subscription, once set up, has no
+// goroutine of its own while it waits for its next event (see noticed).
 type wsOperation struct {
+	c      *wsConn
 	id     string
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -552,15 +547,8 @@ type wsOperation struct {
 	// its ID is free again (for an operation whose messages must not be taken for this one's).
 	completed atomic.Bool
 
-	mu sync.Mutex
-	// next is a subscription's response function, nil until it is set up; stop is what
-	// dispatch returned with it (cancel ends a subscription).
-	next func() *graphql.Response
-	stop context.CancelFunc
-	// notices are those next has not yet been called for; pulling says a goroutine is
-	// calling it; ended says it has returned its last response.
-	notices        int
-	pulling, ended bool
+	// subscription is a subscription's responses, once set up (cancel ends it).
+	subscription noticed
 }
 
 // run executes one operation: an error message if it is refused before execution (as
@@ -593,7 +581,7 @@ func (c *wsConn) run(op *wsOperation, params *graphql.RawParams) {
 	}
 	subscription := opCtx.Operation.Operation == ast.Subscription
 	if subscription {
-		ctx = graph.WithDeliveryNotice(ctx, func() { c.notice(op) })
+		ctx = graph.WithDeliveryNotice(ctx, op.subscription.notice)
 	}
 	next, stop := dispatch(ctx, c.exec, opCtx, c.t.requestTimeout)
 	// A subscription whose resolver refused it has no stream, only its errors (gqlgen
@@ -602,7 +590,7 @@ func (c *wsConn) run(op *wsOperation, params *graphql.RawParams) {
 	if subscription && len(info.ErrorCodes()) == 0 {
 		subscribed = true
 		c.work.Add(1) // done when its last response is sent
-		c.handOver(op, next, stop)
+		op.subscription.handOver(op.ctx, op, next, stop)
 		return
 	}
 	defer stop()
@@ -615,74 +603,23 @@ func (c *wsConn) run(op *wsOperation, params *graphql.RawParams) {
 	c.last(op, "complete", nil)
 }
 
-// handOver leaves op's subscription, set up, to its notices, those already come included.
-func (c *wsConn) handOver(op *wsOperation, next func() *graphql.Response, stop context.CancelFunc) {
-	op.mu.Lock()
-	op.next, op.stop = next, stop
-	due := op.due()
-	op.mu.Unlock()
-	context.AfterFunc(op.ctx, func() { c.notice(op) })
-	if due {
-		go c.pull(op)
-	}
-}
+func (op *wsOperation) respond(next func() *graphql.Response) bool { return op.c.respond(op, next) }
 
-// notice is a notice of op's: its response function is to be called once more. It never
-// blocks: the resolver calls it as it delivers.
-func (c *wsConn) notice(op *wsOperation) {
-	op.mu.Lock()
-	op.notices++
-	due := op.due()
-	op.mu.Unlock()
-	if due {
-		go c.pull(op)
-	}
-}
-
-// due reports whether a goroutine is to start calling op's response function, marking it
-// pulling if so. op.mu must be held.
-func (op *wsOperation) due() bool {
-	if op.next == nil || op.pulling || op.ended || op.notices == 0 {
-		return false
-	}
-	op.pulling = true
-	return true
-}
-
-// pull calls op's response function once per notice, and sends its responses, until no
-// notice is left or the subscription has ended.
-func (c *wsConn) pull(op *wsOperation) {
-	for {
-		op.mu.Lock()
-		if op.notices == 0 {
-			op.pulling = false
-			op.mu.Unlock()
-			return
-		}
-		op.notices--
-		op.mu.Unlock()
-		if !c.respond(op) {
-			op.mu.Lock()
-			op.ended = true
-			op.mu.Unlock()
-			op.stop()
-			op.cancel()
-			c.release(op)
-			c.work.Done()
-			return
-		}
-	}
+func (op *wsOperation) finish() {
+	op.cancel()
+	op.c.release(op)
+	op.c.work.Done()
 }
 
 // respond sends op's next response, or complete after its last; false when it has ended.
-func (c *wsConn) respond(op *wsOperation) (more bool) {
+func (c *wsConn) respond(op *wsOperation, next func() *graphql.Response) (more bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.panicked(op.ctx, op, p)
 			more = false
 		}
 	}()
-	resp := op.next()
+	resp := next()
 	if resp == nil {
 		c.last(op, "complete", nil)
 		return false

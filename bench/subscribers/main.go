@@ -1,5 +1,6 @@
 // Command subscribers is bench/run's client of GraphQL subscriptions: it opens -conns
-// WebSocket connections (graphql-transport-ws) of -subs subscriptions each to one document,
+// WebSocket connections (graphql-transport-ws) of -subs subscriptions each to one document
+// (or, with -sse, as many SSE streams of one),
 // makes sure every one of them is live, optionally writes items at a steady pace while they
 // listen, and prints one JSON object: what arrived, how late, and what went missing or came
 // twice.
@@ -61,6 +62,7 @@ type config struct {
 	// setupTimeout bounds connecting and probing; writeTimeout each write.
 	setupTimeout, writeTimeout time.Duration
 	dialConcurrency            int
+	sse                        bool
 }
 
 func main() {
@@ -68,8 +70,9 @@ func main() {
 	var vars string
 	flag.StringVar(&c.url, "url", "", "the server's GraphQL endpoint, http://host:port/graphql")
 	flag.StringVar(&c.token, "token", "", "access token: sent in connection_init and with the writes")
-	flag.IntVar(&c.conns, "conns", 1, "WebSocket connections")
-	flag.IntVar(&c.subs, "subs", 1, "subscriptions per connection")
+	flag.IntVar(&c.conns, "conns", 1, "connections")
+	flag.IntVar(&c.subs, "subs", 1, "subscriptions per connection (SSE: 1)")
+	flag.BoolVar(&c.sse, "sse", false, "server-sent events (graphql-sse, distinct connections mode) instead of WebSockets")
 	flag.StringVar(&c.query, "query", "", "the subscription document (its root field selects itemId and at)")
 	flag.StringVar(&vars, "variables", "{}", "the document's variables, a JSON object")
 	flag.StringVar(&c.probeStore, "probe-store", "", "global ID of a store the document sees, for the probes (none: no probe)")
@@ -83,7 +86,7 @@ func main() {
 	flag.Parse()
 	c.variables = json.RawMessage(vars)
 	c.setupTimeout, c.dialConcurrency, c.writeTimeout = time.Minute, 32, 10*time.Second
-	if c.url == "" || c.query == "" || c.conns < 1 || c.subs < 1 || !json.Valid(c.variables) || c.rate <= 0 {
+	if c.url == "" || c.query == "" || c.conns < 1 || c.subs < 1 || c.sse && c.subs != 1 || !json.Valid(c.variables) || c.rate <= 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -112,9 +115,11 @@ type subscription struct {
 
 type receipt struct{ at, recv int64 } // Unix nanoseconds: the event's at, the receipt
 
-// conn is one connection. Its reader goroutine records into subs under mu.
+// conn is one connection: a WebSocket, or an SSE stream (see sse.go). Its reader goroutine
+// records into subs under mu.
 type conn struct {
 	ws      *websocket.Conn
+	stream  *sseStream
 	mu      sync.Mutex
 	subs    map[string]*subscription
 	last    int64 // the latest receipt, Unix nanoseconds
@@ -208,7 +213,11 @@ func connect(ctx context.Context, c config, stats *counters) ([]*conn, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			conns[i], errs[i] = open(ctx, c, wsURL, i, stats)
+			if c.sse {
+				conns[i], errs[i] = openSSE(ctx, c, i, stats)
+			} else {
+				conns[i], errs[i] = open(ctx, c, wsURL, i, stats)
+			}
 		})
 	}
 	wg.Wait()
@@ -216,7 +225,8 @@ func connect(ctx context.Context, c config, stats *counters) ([]*conn, error) {
 	if err := errors.Join(errs...); err != nil {
 		return conns, err
 	}
-	// The answer to each connection's ping comes after its subscribe messages were read.
+	// The answer to each connection's ping comes after its subscribe messages were read (an
+	// SSE stream's first comment, once the server has its request).
 	ok := waitFor(c.setupTimeout, func() bool { return stats.pongs.Load() >= int64(len(conns)) }) < c.setupTimeout
 	if !ok {
 		return conns, fmt.Errorf("%d of %d connections answered the ping", stats.pongs.Load(), len(conns))
@@ -309,38 +319,44 @@ func (cn *conn) listen() {
 			}
 			return
 		}
-		cn.stats.messages.Add(1)
 		var m message
 		if err := json.Unmarshal(b, &m); err != nil {
+			cn.stats.messages.Add(1)
 			cn.stats.fail("not a message: %.200q", b)
 			continue
 		}
-		switch m.Type {
-		case "next":
-			cn.next(m, now)
-		case "error", "complete":
-			cn.mu.Lock()
-			s := cn.subs[m.ID]
-			if s != nil && s.ended == "" {
-				s.ended = m.Type
-			}
-			cn.mu.Unlock()
-			if !cn.closing.Load() || m.Type == "error" {
-				cn.stats.fail("%s for subscription %q: %.300s", m.Type, m.ID, m.Payload)
-			}
-		case "ping":
-			cn.stats.serverPings.Add(1)
-			if err := cn.send(ctx, message{Type: "pong", Payload: m.Payload}); err != nil && !cn.closing.Load() {
-				cn.stats.fail("pong: %v", err)
-			}
-		case "pong":
-			if string(m.Payload) != cn.pingOut {
-				cn.stats.fail("pong with payload %s, sent %s", m.Payload, cn.pingOut)
-			}
-			cn.stats.pongs.Add(1)
-		default:
-			cn.stats.fail("unexpected message %.200q", b)
+		cn.handle(m, now)
+	}
+}
+
+// handle handles one message of the server's, received at now.
+func (cn *conn) handle(m message, now int64) {
+	cn.stats.messages.Add(1)
+	switch m.Type {
+	case "next":
+		cn.next(m, now)
+	case "error", "complete":
+		cn.mu.Lock()
+		s := cn.subs[m.ID]
+		if s != nil && s.ended == "" {
+			s.ended = m.Type
 		}
+		cn.mu.Unlock()
+		if !cn.closing.Load() || m.Type == "error" {
+			cn.stats.fail("%s for subscription %q: %.300s", m.Type, m.ID, m.Payload)
+		}
+	case "ping":
+		cn.stats.serverPings.Add(1)
+		if err := cn.send(context.Background(), message{Type: "pong", Payload: m.Payload}); err != nil && !cn.closing.Load() {
+			cn.stats.fail("pong: %v", err)
+		}
+	case "pong":
+		if string(m.Payload) != cn.pingOut {
+			cn.stats.fail("pong with payload %s, sent %s", m.Payload, cn.pingOut)
+		}
+		cn.stats.pongs.Add(1)
+	default:
+		cn.stats.fail("unexpected message %.200q", m.Type)
 	}
 }
 
@@ -388,6 +404,10 @@ func (cn *conn) next(m message, now int64) {
 // normally.
 func (cn *conn) close(subs int) {
 	cn.closing.Store(true)
+	if cn.stream != nil {
+		cn.stream.close()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for i := range subs {
