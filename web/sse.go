@@ -76,7 +76,9 @@ func (t *sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		graph.WriteError(w, r, reqErr.status, reqErr.message, reqErr.code)
 		return
 	}
-	params.Headers = r.Header
+	// No request headers in the operation (params.Headers), as over WebSocket: nothing reads
+	// them, and a subscription's operation lasts as long as its stream, which would keep them
+	// (the bearer token among them) for that long, about 1 KB a stream.
 	ctx := r.Context()
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		ctx = graph.WithResumeCursor(ctx, id)
@@ -220,12 +222,12 @@ type sseSubscription struct {
 // for the stream's end (graph.Detach). req is the request's context.
 func (sub *sseSubscription) detach(req context.Context, conn net.Conn) {
 	done := graph.Detach(req)
-	sub.s.out = chunkedOutput{conn}
+	out := chunkedOutput{conn}
+	sub.s.out = out
 	sub.end = func(broken bool) {
 		if !broken {
-			// The last chunk: the response is whole, and the client reconnects if it
-			// wants more.
-			_ = sub.s.out.send("", time.Now().Add(sub.s.writeTimeout))
+			// The response is whole, and the client reconnects if it wants more.
+			_ = out.finish(time.Now().Add(sub.s.writeTimeout))
 		}
 		_ = conn.Close()
 		done()
@@ -343,12 +345,20 @@ func (o responseOutput) send(text string, deadline time.Time) error {
 }
 
 // chunkedOutput writes to the connection itself, each text a chunk of the response that
-// net/http began with Transfer-Encoding: chunked, in one write.
+// net/http began with Transfer-Encoding: chunked, in one write. text is never empty (an
+// event or a comment): an empty chunk would end the response, which is finish's.
 type chunkedOutput struct{ conn net.Conn }
 
 func (o chunkedOutput) send(text string, deadline time.Time) error {
+	return o.write(strconv.FormatInt(int64(len(text)), 16)+"\r\n"+text+"\r\n", deadline)
+}
+
+// finish writes the last chunk, which ends the response whole.
+func (o chunkedOutput) finish(deadline time.Time) error { return o.write("0\r\n\r\n", deadline) }
+
+func (o chunkedOutput) write(b string, deadline time.Time) error {
 	_ = o.conn.SetWriteDeadline(deadline)
-	_, err := io.WriteString(o.conn, strconv.FormatInt(int64(len(text)), 16)+"\r\n"+text+"\r\n")
+	_, err := io.WriteString(o.conn, b)
 	return err
 }
 
