@@ -511,7 +511,11 @@ func (st *sseStream) nextRaw(d time.Duration) (sseEvent, error) {
 		if !ok {
 			st.mu.Lock()
 			defer st.mu.Unlock()
-			return sseEvent{}, fmt.Errorf("%w: %v", errStreamEnded, st.err)
+			if st.err != nil {
+				// Cut short: the response's end (its last chunk) never came.
+				return sseEvent{}, fmt.Errorf("%w: %w", errStreamEnded, st.err)
+			}
+			return sseEvent{}, errStreamEnded
 		}
 		return ev, nil
 	case <-time.After(d):
